@@ -1,0 +1,88 @@
+"""Idempotent warehouse bootstrap: database, schemas, roles, grants, and the loader's own tables.
+
+Run by ``tthc warehouse up`` and at the start of every pipeline run. Running it twice leaves the
+catalog identical (role passwords are changed only when the stored one no longer logs in).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from urllib.parse import urlsplit
+
+import psycopg
+from psycopg import sql
+
+from tthc.config import ROLES, Settings
+from tthc.warehouse import admin_dsn, with_credentials
+
+RAW_SCHEMAS = ("raw_onestop", "raw_population", "raw_portal")
+MODEL_SCHEMAS = ("staging", "intermediate", "marts")
+SCHEMAS = (*RAW_SCHEMAS, *MODEL_SCHEMAS, "audit")
+
+
+def _can_login(dsn: str, role: str, password: str) -> bool:
+    try:
+        with psycopg.connect(with_credentials(dsn, role, password), connect_timeout=5):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+def ensure_database(dsn: str) -> None:
+    dbname = urlsplit(dsn).path.lstrip("/")
+    maintenance = with_credentials(dsn, urlsplit(dsn).username or "postgres", urlsplit(dsn).password or "",
+                                   database="postgres")
+    try:
+        with psycopg.connect(dsn, connect_timeout=10):
+            return
+    except psycopg.OperationalError as err:
+        if "does not exist" not in str(err):
+            raise
+    with psycopg.connect(maintenance, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(sql.Identifier(dbname)))
+
+
+def ensure_roles(conn: psycopg.Connection, settings: Settings, dsn: str) -> None:
+    for role in ROLES:
+        password = settings.role_password(role)
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
+        elif not _can_login(dsn, role, password):
+            conn.execute(sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
+
+
+def bootstrap(settings: Settings, dsn: str | None = None) -> str:
+    """Create or complete the warehouse; return the admin DSN used."""
+    dsn = dsn or admin_dsn(settings, start=True)
+    ensure_database(dsn)
+    dbname = urlsplit(dsn).path.lstrip("/")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext('tthc.bootstrap'))")
+        try:
+            ensure_roles(conn, settings, dsn)
+            ddl = resources.files("tthc").joinpath("sql/bootstrap.sql").read_text()
+            with conn.transaction():
+                conn.execute(sql.SQL(ddl).format(db=sql.Identifier(dbname)))
+                for name in ("raw_tables.sql", "audit_tables.sql"):
+                    conn.execute("SET ROLE tthc_loader")
+                    conn.execute(resources.files("tthc").joinpath(f"sql/{name}").read_text())
+                    conn.execute("RESET ROLE")
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext('tthc.bootstrap'))")
+    return dsn
+
+
+def describe(dsn: str) -> dict:
+    """What exists: schemas with their tables, and roles (for `tthc demo` and `warehouse status`)."""
+    with psycopg.connect(dsn) as conn:
+        tables = conn.execute(
+            "SELECT table_schema, count(*) FROM information_schema.tables "
+            "WHERE table_schema = ANY(%s) GROUP BY 1", (list(SCHEMAS),)).fetchall()
+        roles = [r for (r,) in conn.execute(
+            "SELECT rolname FROM pg_roles WHERE rolname = ANY(%s) ORDER BY 1", (list(ROLES),))]
+        schemas = [s for (s,) in conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s) ORDER BY 1", (list(SCHEMAS),))]
+        version = conn.execute("SHOW server_version").fetchone()[0]
+    counts = dict(tables)
+    return {"server_version": version, "schemas": {s: counts.get(s, 0) for s in schemas}, "roles": roles}

@@ -1,0 +1,158 @@
+"""`tthc`: the command line of the platform (contract in DESIGN.md, "CLI")."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+from tthc import TthcError
+from tthc import config as config_mod
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """A wrong argument gets one line on stderr and exit code 2, not a usage dump."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value!r}")
+    return number
+
+
+def _non_negative(value: str) -> int:
+    if value.isdigit():
+        return int(value)
+    raise argparse.ArgumentTypeError(f"not a non-negative whole number: {value!r}")
+
+
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(prog="tthc", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+
+    demo = sub.add_parser("demo", help="the whole job on the embedded default")
+    demo.add_argument("--seed", type=_non_negative, default=7)
+    demo.add_argument("--days", type=_positive, default=3)
+    demo.add_argument("--start", type=_date, default=dt.date(2025, 3, 3), help="first simulated day")
+    demo.add_argument("--dossiers-per-year", type=_positive, default=500_000)
+    demo.add_argument("--out", type=Path, default=Path("out"))
+
+    wh = sub.add_parser("warehouse", help="embedded PostgreSQL lifecycle")
+    wh.add_argument("action", choices=["up", "down", "dsn", "status"])
+
+    sim = sub.add_parser("simulate", help="write the three source stores and truth.json")
+    sim.add_argument("--seed", type=_non_negative, required=True)
+    sim.add_argument("--start", type=_date, required=True)
+    sim.add_argument("--days", type=_positive, required=True)
+    sim.add_argument("--dossiers-per-year", type=_positive, default=500_000)
+    sim.add_argument("--faults", default="default", help="fault profile: none, default, heavy, every-kind")
+    sim.add_argument("--province", default=None, help="2-digit province code (default TTHC_PROVINCE)")
+    sim.add_argument("--out", type=Path, required=True)
+    sim.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    src = sub.add_parser("sources", help="the three source APIs")
+    src_sub = src.add_subparsers(dest="action", required=True, parser_class=OneLineParser)
+    serve = src_sub.add_parser("serve", help="serve the three APIs on loopback")
+    serve.add_argument("--data", type=Path, required=True)
+    serve.add_argument("--now", default=None, help="simulated 'now' (ISO-8601); default: the end of the data")
+    serve.add_argument("--faults", default="none", help="API fault profile: none, flaky, chaos")
+
+    ext = sub.add_parser("extract", help="run the extract DAGs' work for a window without Airflow")
+    ext.add_argument("source", choices=["onestop", "portal", "population", "all"])
+    ext.add_argument("--since", required=True)
+    ext.add_argument("--until", required=True)
+
+    bench = sub.add_parser("bench", help="load benchmark")
+    bench.add_argument("--dossiers-per-year", type=_positive, default=500_000)
+    bench.add_argument("--json", type=Path, required=True)
+
+    sub.add_parser("airflow", help="airflow standalone on loopback, wired to the local warehouse and sources")
+    sub.add_parser("config", help="print the configuration table")
+    return parser
+
+
+def cmd_warehouse(action: str) -> int:
+    from tthc.bootstrap import bootstrap, describe
+    from tthc.warehouse import EmbeddedServer, admin_dsn, redact
+
+    settings = config_mod.load()
+    if action == "up":
+        dsn = bootstrap(settings)
+        print(dsn)
+    elif action == "dsn":
+        print(admin_dsn(settings))
+    elif action == "status":
+        dsn = admin_dsn(settings)
+        print(json.dumps({"dsn": redact(dsn), "embedded": settings.embedded, **describe(dsn)}, indent=2, ensure_ascii=False))
+    elif action == "down":
+        if not settings.embedded:
+            print("TTHC_WAREHOUSE_DSN is set: the warehouse is not ours to stop", file=sys.stderr)
+            return 0
+        print("stopped" if EmbeddedServer(settings).down() else "not running")
+    return 0
+
+
+def cmd_config() -> int:
+    for name, (default, text) in config_mod.SETTINGS.items():
+        print(f"{name:28} {default:26} {text}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "warehouse":
+            return cmd_warehouse(args.action)
+        if args.command == "config":
+            return cmd_config()
+        if args.command == "demo":
+            from tthc.demo import run_demo
+
+            return run_demo(args)
+        if args.command == "simulate":
+            from tthc.sources.simulator import cli_simulate
+
+            return cli_simulate(args)
+        if args.command == "sources":
+            from tthc.sources.serve import cli_serve
+
+            return cli_serve(args)
+        if args.command == "extract":
+            from tthc.pipeline import cli_extract
+
+            return cli_extract(args)
+        if args.command == "bench":
+            from tthc.bench import cli_bench
+
+            return cli_bench(args)
+        if args.command == "airflow":
+            from tthc.airflow_local import cli_airflow
+
+            return cli_airflow()
+    except TthcError as err:
+        print(f"tthc: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("tthc: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""All configuration in one place: environment variables with documented defaults.
+
+Used by the CLI, the DAGs and the tests. Nothing here is hard-wired to one province: the default
+province (Nghe An, code 40) is only a default. Secrets (role passwords, API keys, the HMAC key that
+pseudonymises applicants) come from the environment; for the embedded default they may be generated
+once and kept in ``$TTHC_HOME/secrets.json`` (git-ignored, mode 0600), never in the repo.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tthc import TthcError
+
+# name -> (default, description); the README's configuration table is generated from this.
+SETTINGS: dict[str, tuple[str, str]] = {
+    "TTHC_HOME": (".tthc", "state directory: embedded PostgreSQL data, generated secrets, source stores"),
+    "TTHC_WAREHOUSE_DSN": ("", "use this PostgreSQL (superuser or owner DSN) instead of the embedded one"),
+    "TTHC_WAREHOUSE_PORT": ("0", "loopback port of the embedded server; 0 picks a free port once and keeps it"),
+    "TTHC_WAREHOUSE_DB": ("tthc", "database name of the embedded warehouse"),
+    "TTHC_PROVINCE": ("40", "statistics-office province code (40 = Nghe An)"),
+    "TTHC_LOADER_PASSWORD": ("(generated)", "password of role tthc_loader"),
+    "TTHC_TRANSFORMER_PASSWORD": ("(generated)", "password of role tthc_transformer"),
+    "TTHC_BI_PASSWORD": ("(generated)", "password of role tthc_bi"),
+    "TTHC_INSPECTOR_PASSWORD": ("(generated)", "password of role tthc_inspector"),
+    "TTHC_PII_KEY": ("(generated)", "HMAC key that pseudonymises personal ID numbers outside raw_*"),
+    "TTHC_API_KEY": ("(generated)", "X-API-Key shared by the three local source APIs"),
+    "TTHC_ONESTOP_URL": ("http://127.0.0.1:8601", "one-stop system API"),
+    "TTHC_POPULATION_URL": ("http://127.0.0.1:8602", "national population database API (mock)"),
+    "TTHC_PORTAL_URL": ("http://127.0.0.1:8603", "national public service portal API"),
+    "TTHC_SYNC_SLA_MINUTES": ("60", "G2/G3: a status must reach the portal within this"),
+    "TTHC_MISSING_AFTER_HOURS": ("24", "G1/G4: a dossier or application missing longer than this is a gap"),
+}
+
+ROLES = ("tthc_loader", "tthc_transformer", "tthc_bi", "tthc_inspector")
+
+
+def env(name: str) -> str:
+    default = SETTINGS[name][0]
+    value = os.environ.get(name, "")
+    return value if value else ("" if default.startswith("(") else default)
+
+
+def _int_env(name: str) -> int:
+    raw = env(name)
+    try:
+        return int(raw)
+    except ValueError:
+        raise TthcError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    warehouse_dsn: str  # empty: the embedded server
+    warehouse_port: int
+    warehouse_db: str
+    province: str
+    onestop_url: str
+    population_url: str
+    portal_url: str
+    sync_sla_minutes: int
+    missing_after_hours: int
+    _secrets: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def embedded(self) -> bool:
+        return not self.warehouse_dsn
+
+    def secret(self, env_name: str) -> str:
+        """A secret from the environment, else generated once and kept in $TTHC_HOME/secrets.json."""
+        value = os.environ.get(env_name, "")
+        if value:
+            return value
+        path = self.home / "secrets.json"
+        stored = json.loads(path.read_text()) if path.exists() else {}
+        if env_name not in stored:
+            stored[env_name] = secrets.token_urlsafe(24)
+            self.home.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(stored, indent=1))
+            tmp.chmod(0o600)
+            tmp.replace(path)
+        return stored[env_name]
+
+    def role_password(self, role: str) -> str:
+        return self.secret(f"TTHC_{role.removeprefix('tthc_').upper()}_PASSWORD")
+
+    @property
+    def api_key(self) -> str:
+        return self.secret("TTHC_API_KEY")
+
+    @property
+    def pii_key(self) -> bytes:
+        return self.secret("TTHC_PII_KEY").encode()
+
+
+def load() -> Settings:
+    province = env("TTHC_PROVINCE")
+    if not (province.isdigit() and len(province) == 2):
+        raise TthcError(f"TTHC_PROVINCE must be a 2-digit province code, got {province!r}")
+    return Settings(
+        home=Path(env("TTHC_HOME")).expanduser().absolute(),
+        warehouse_dsn=env("TTHC_WAREHOUSE_DSN"),
+        warehouse_port=_int_env("TTHC_WAREHOUSE_PORT"),
+        warehouse_db=env("TTHC_WAREHOUSE_DB"),
+        province=province,
+        onestop_url=env("TTHC_ONESTOP_URL"),
+        population_url=env("TTHC_POPULATION_URL"),
+        portal_url=env("TTHC_PORTAL_URL"),
+        sync_sla_minutes=_int_env("TTHC_SYNC_SLA_MINUTES"),
+        missing_after_hours=_int_env("TTHC_MISSING_AFTER_HOURS"),
+    )

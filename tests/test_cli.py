@@ -1,0 +1,38 @@
+"""CLI contract: wrong arguments give one line and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import run_cli
+
+
+@pytest.mark.parametrize("args", [
+    ["nonsense"],
+    ["warehouse", "sideways"],
+    ["demo", "--days", "zero"],
+    ["demo", "--days", "0"],
+    ["simulate", "--seed", "1", "--start", "2025-13-01", "--days", "1", "--out", "x"],
+    ["simulate", "--seed", "1", "--days", "1"],
+    ["sources", "serve"],
+    [],
+])
+def test_wrong_arguments_one_line(args):
+    result = run_cli(*args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("tthc") and "error:" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_environment_is_one_line(tmp_path):
+    result = run_cli("warehouse", "dsn", env={"TTHC_PROVINCE": "Nghe An", "TTHC_HOME": str(tmp_path)})
+    assert result.returncode == 1
+    assert result.stderr.strip() == "tthc: error: TTHC_PROVINCE must be a 2-digit province code, got 'Nghe An'"
+
+
+def test_help_lists_the_contract_commands():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for command in ("demo", "warehouse", "simulate", "sources", "bench"):
+        assert command in result.stdout
