@@ -13,6 +13,7 @@ import psycopg
 from psycopg import sql
 
 from tthc.config import ROLES, Settings
+from tthc.load.loader import raw_ddl
 from tthc.warehouse import admin_dsn, with_credentials
 
 RAW_SCHEMAS = ("raw_onestop", "raw_population", "raw_portal")
@@ -64,10 +65,10 @@ def bootstrap(settings: Settings, dsn: str | None = None) -> str:
             ddl = resources.files("tthc").joinpath("sql/bootstrap.sql").read_text()
             with conn.transaction():
                 conn.execute(sql.SQL(ddl).format(db=sql.Identifier(dbname)))
-                for name in ("raw_tables.sql", "audit_tables.sql"):
-                    conn.execute("SET ROLE tthc_loader")
-                    conn.execute(resources.files("tthc").joinpath(f"sql/{name}").read_text())
-                    conn.execute("RESET ROLE")
+                conn.execute("SET ROLE tthc_loader")
+                conn.execute(raw_ddl())
+                conn.execute(resources.files("tthc").joinpath("sql/audit_tables.sql").read_text())
+                conn.execute("RESET ROLE")
         finally:
             conn.execute("SELECT pg_advisory_unlock(hashtext('tthc.bootstrap'))")
     return dsn

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -151,6 +152,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tthc: interrupted", file=sys.stderr)
         return 130
+    except Exception as err:  # an operational failure: one line, the traceback only on request
+        if os.environ.get("TTHC_DEBUG"):
+            raise
+        print(f"tthc: error: {type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
+              " (TTHC_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -290,11 +290,13 @@ class Simulator:
         self.bad_counter = 0
         self.counters = {"dossiers": 0, "status_changes": 0, "sync_records": 0, "applications": 0}
         self.recent_citizens: list[dict] = []
+        self.daily_seq: dict[tuple[str, dt.date], int] = {}
 
     # --- people ------------------------------------------------------------------------------------
-    def _citizen(self, rng: random.Random, day: dt.date) -> dict:
+    def _citizen(self, rng: random.Random, day: dt.date) -> tuple[dict, bool]:
+        """An applicant: a returning one (15%) or a new one; and whether it is new."""
         if self.recent_citizens and rng.random() < 0.15:
-            return rng.choice(self.recent_citizens)
+            return rng.choice(self.recent_citizens), False
         female = rng.random() < 0.5
         birth = dt.date(rng.randint(1945, 2007), rng.randint(1, 12), rng.randint(1, 28))
         birth_province = f"0{self.province}" if rng.random() < 0.85 else f"{rng.randint(1, 96):03d}"
@@ -307,14 +309,15 @@ class Simulator:
         self.recent_citizens.append(citizen)
         if len(self.recent_citizens) > 500:
             self.recent_citizens.pop(0)
-        return citizen
+        return citizen, True
 
     def _write_citizen(self, w: StoreWriter, c: dict, tamper: str | None) -> None:
         if tamper == "unknown":
             return
         rec = {"SoDinhDanh": c["pid"], "HoVaTen": c["name"], "NgaySinh": c["birth"],
                "GioiTinh": 2 if c["female"] else 1, "SoCMND": c["legacy"], "NoiDangKyKhaiSinh": c["pid"][:3]}
-        if tamper == "mismatch":
+        if tamper == "mismatch":  # the registry knows this number under another name and birth date
+            rec["HoVaTen"] = c["name"].rsplit(" ", 1)[0] + " " + ("Xuân" if not c["name"].endswith("Xuân") else "Thu")
             rec["NgaySinh"] = (dt.date.fromisoformat(c["birth"]) + dt.timedelta(days=400)).isoformat()
         w.add_citizen(c["pid"], c["legacy"], dumps(rec))
 
@@ -426,7 +429,9 @@ class Simulator:
         if filed >= self.period_end:
             return
         due = add_working_days(received, proc["days"])
-        code = f"{desk['code']}-{received.strftime('%y%m%d')}-{seq:04d}"
+        daily = (desk["code"], received.date())  # the daily sequence runs per agency and receipt date
+        self.daily_seq[daily] = self.daily_seq.get(daily, 0) + 1
+        code = f"{desk['code']}-{received.strftime('%y%m%d')}-{self.daily_seq[daily]:04d}"
         hoso_id = int(day.strftime("%Y%m%d")) * 10_000 + seq
         enterprise = rng.random() < 0.12
         tamper = None
@@ -434,9 +439,10 @@ class Simulator:
             applicant = {"pid": f"{rng.choice([27, 29, 30])}{rng.randrange(10**8):08d}", "name":
                          f"Công ty TNHH {rng.choice(PLACE)} {rng.choice(PLACE)}", "phone": f"02{rng.randrange(10**8):08d}"}
         else:
-            applicant = self._citizen(rng, day)
-            if rng.random() < f.identity_problem:
+            applicant, fresh = self._citizen(rng, day)
+            if rng.random() < f.identity_problem and fresh:
                 tamper = rng.choice(["unknown", "mismatch"])
+                self.recent_citizens.remove(applicant)  # never reused: its gap belongs to this dossier only
             self._write_citizen(pop, applicant, tamper)
         applicant_id = applicant["pid"] if enterprise or not applicant.get("legacy") else applicant["legacy"]
         events, info = self._lifecycle(rng, received, due, proc)
@@ -649,6 +655,7 @@ class Simulator:
                 self._dossier(rng, day, seq, onestop, pop, portal, share)
             for writer in (onestop, pop, portal):
                 writer.flush()
+            self.daily_seq = {k: v for k, v in self.daily_seq.items() if k[1] >= day}
             if progress:
                 progress(offset + 1)
         counts = {"onestop": onestop.close(), "population": pop.close(), "portal": portal.close()}
@@ -678,7 +685,7 @@ class Simulator:
                 "G4": "a portal online application never received by the one-stop; open from NgayNop + missing_after",
                 "G5": "the portal's copy differs in MaTTHC, NgayHenTra, KenhThucHien or SoGiayToChuHoSo; open from the "
                       "first such sync",
-                "G6": "the applicant ID is unknown to the population database, or its birth date differs",
+                "G6": "the applicant's personal ID is unknown to the population database, or the name on record differs",
             },
             "counts": {"dossiers": self.counters["dossiers"], "status_changes": self.counters["status_changes"],
                        "records": counts},

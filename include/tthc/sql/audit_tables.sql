@@ -1,0 +1,40 @@
+-- audit schema, owned by tthc_loader: watermarks, the run log, quarantine counts (no payloads).
+CREATE TABLE IF NOT EXISTS audit.extract_watermark (
+    source     text        NOT NULL,
+    entity     text        NOT NULL,
+    watermark  timestamptz NOT NULL,   -- end of the latest committed window
+    updated_at timestamptz NOT NULL,
+    load_id    bigint      NOT NULL,
+    PRIMARY KEY (source, entity)
+);
+COMMENT ON TABLE audit.extract_watermark IS 'per source and entity: the high-water mark of committed windows; moved only in the window''s own transaction';
+
+CREATE SEQUENCE IF NOT EXISTS audit.load_run_load_id_seq;
+CREATE TABLE IF NOT EXISTS audit.load_run (
+    load_id          bigint      PRIMARY KEY,
+    source           text        NOT NULL,
+    entity           text        NOT NULL,
+    window_start     timestamptz,
+    window_end       timestamptz,
+    status           text        NOT NULL CHECK (status IN ('success', 'failed')),
+    rows_read        bigint      NOT NULL DEFAULT 0,
+    rows_inserted    bigint      NOT NULL DEFAULT 0,  -- rows of records new to the warehouse
+    rows_updated     bigint      NOT NULL DEFAULT 0,  -- new versions of records already there
+    rows_unchanged   bigint      NOT NULL DEFAULT 0,  -- re-delivered versions (no-op)
+    rows_quarantined bigint      NOT NULL DEFAULT 0,
+    duration_s       numeric     NOT NULL DEFAULT 0,
+    error            text,
+    finished_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS load_run_window ON audit.load_run (source, entity, window_start);
+
+CREATE OR REPLACE VIEW audit.quarantine_summary AS
+SELECT source, entity, reason, (coalesce(recorded_at, _extracted_at) AT TIME ZONE 'Asia/Ho_Chi_Minh')::date AS day,
+       count(*) AS records
+FROM (
+    SELECT 'onestop' AS source, entity, reason, recorded_at, _extracted_at FROM raw_onestop.quarantine
+    UNION ALL SELECT 'population', entity, reason, recorded_at, _extracted_at FROM raw_population.quarantine
+    UNION ALL SELECT 'portal', entity, reason, recorded_at, _extracted_at FROM raw_portal.quarantine
+) q
+GROUP BY 1, 2, 3, 4;
+COMMENT ON VIEW audit.quarantine_summary IS 'quarantined records by source, entity, reason and day; no payloads';

@@ -1,6 +1,7 @@
 -- Schemas, ownership and grants. Idempotent; {db} is the warehouse database.
 REVOKE ALL ON DATABASE {db} FROM PUBLIC;
 GRANT CONNECT ON DATABASE {db} TO tthc_loader, tthc_transformer, tthc_bi, tthc_inspector;
+GRANT TEMPORARY ON DATABASE {db} TO tthc_loader, tthc_transformer;
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 
 CREATE SCHEMA IF NOT EXISTS raw_onestop AUTHORIZATION tthc_loader;

@@ -1,0 +1,1 @@
+"""Loading source records into the raw schemas (no Airflow here)."""
