@@ -43,3 +43,64 @@ def warehouse(settings):
 def run_cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "tthc.cli", *args], capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})}, cwd=ROOT)
+
+
+@pytest.fixture(scope="session")
+def sim_dir(tmp_path_factory) -> Path:
+    """Two simulated days with every bad-record kind and every gap code injected."""
+    from tthc.sources.simulator import simulate
+
+    out = tmp_path_factory.mktemp("sim")
+    simulate(11, __import__("datetime").date(2025, 3, 3), 2, out, dossiers_per_year=100_000, faults="every-kind")
+    return out
+
+
+@pytest.fixture(scope="session")
+def sources(sim_dir, settings):
+    """`tthc sources serve` in a child process on free ports: real HTTP."""
+    from tthc.sources.serve import SourcesProcess
+    from tthc.warehouse import free_port
+
+    for source in ("onestop", "population", "portal"):
+        os.environ[f"TTHC_{source.upper()}_URL"] = f"http://127.0.0.1:{free_port()}"
+    proc = SourcesProcess(sim_dir)
+    proc.wait_ready()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def fresh_db(warehouse, settings, request):
+    """A new bootstrapped database on the session's server: (admin DSN, loader DSN)."""
+    from urllib.parse import urlsplit
+
+    import psycopg
+    from tthc.bootstrap import bootstrap
+    from tthc.warehouse import with_credentials
+
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
+    with psycopg.connect(urlsplit(warehouse)._replace(path="/postgres").geturl(), autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin = urlsplit(warehouse)._replace(path=f"/{name}").geturl()
+    bootstrap(settings, admin)
+    loader = with_credentials(admin, "tthc_loader", settings.role_password("tthc_loader"))
+    return admin, loader
+
+
+def table_checksums(dsn: str) -> dict[str, tuple[int, str]]:
+    """(row count, md5 over keys, hashes and payloads) of every raw table and quarantine."""
+    import psycopg
+    from tthc.load.entities import ALL_ENTITIES
+
+    out = {}
+    with psycopg.connect(dsn) as conn:
+        for e in ALL_ENTITIES:
+            out[e.table] = conn.execute(
+                f"SELECT count(*), md5(coalesce(string_agg(record_key || encode(_record_hash, 'hex') || "
+                f"changed_at::text || payload::text, ',' ORDER BY record_key, _record_hash), '')) "
+                f"FROM {e.table}").fetchone()
+        for s in ("onestop", "portal", "population"):
+            out[f"raw_{s}.quarantine"] = conn.execute(
+                f"SELECT count(*), md5(coalesce(string_agg(reason || raw_payload, ',' ORDER BY _payload_hash), '')) "
+                f"FROM raw_{s}.quarantine").fetchone()
+    return out

@@ -1,32 +1,107 @@
-"""`tthc demo`: the whole pipeline built so far, end to end, on the embedded default."""
+"""`tthc demo`: the whole pipeline built so far, end to end, on the embedded default.
+
+1. the warehouse: the embedded PostgreSQL (or TTHC_WAREHOUSE_DSN), bootstrapped;
+2. the sources: a simulated province for D days, served by the three APIs on free loopback ports;
+3. the loads: every hourly interval of `onestop_extract` and `portal_extract`, and
+   `population_verify` after each day's one-stop loads, each a real Airflow run (`dag.test()`);
+4. `DIR/summary.json`: row counts, quarantined records by reason, timings.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
 import time
+
+import psycopg
 
 from tthc import config as config_mod
 from tthc.bootstrap import bootstrap, describe
-from tthc.warehouse import redact
+from tthc.calendar import TZ
+from tthc.load.entities import ALL_ENTITIES
+from tthc.load.loader import SOURCES
+from tthc.warehouse import free_port, redact
+
+
+def warehouse_counts(dsn: str) -> tuple[dict[str, int], dict[str, int]]:
+    with psycopg.connect(dsn) as conn:
+        rows = {e.table: conn.execute(f"SELECT count(*) FROM {e.table}").fetchone()[0] for e in ALL_ENTITIES}
+        quarantined = dict(conn.execute(
+            "SELECT reason, sum(records)::int FROM audit.quarantine_summary GROUP BY 1 ORDER BY 1").fetchall())
+        by_source = dict(conn.execute(
+            "SELECT source, sum(records)::int FROM audit.quarantine_summary GROUP BY 1").fetchall())
+    return rows, {"by_reason": quarantined, "by_source": by_source}
+
+
+def reset_loaded_data(dsn: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        tables = [e.table for e in ALL_ENTITIES] + [f"raw_{s}.quarantine" for s in SOURCES] \
+            + ["audit.load_run", "audit.extract_watermark"]
+        conn.execute(f"TRUNCATE {', '.join(tables)}")
 
 
 def run_demo(args) -> int:
-    settings = config_mod.load()
+    from tthc.sources.serve import SourcesProcess
+    from tthc.sources.simulator import simulate
+
     timings: dict[str, float] = {}
-    t0 = time.monotonic()
-    dsn = bootstrap(settings)
-    timings["warehouse"] = round(time.monotonic() - t0, 2)
-    info = describe(dsn)
-    print(f"warehouse: PostgreSQL {info['server_version']} at {dsn}")
-    for schema, n in info["schemas"].items():
-        print(f"  schema {schema:16} {n} tables")
-    print(f"  roles: {', '.join(info['roles'])}")
+    for source in SOURCES:  # free ports, so a demo never collides with a server already running
+        os.environ[f"TTHC_{source.upper()}_URL"] = f"http://127.0.0.1:{free_port()}"
+    settings = config_mod.load()
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
+
+    t0 = time.monotonic()
+    dsn = bootstrap(settings)
+    if settings.embedded:
+        reset_loaded_data(dsn)  # the demo starts from empty raw schemas; a shared warehouse is never reset
+    timings["warehouse"] = round(time.monotonic() - t0, 2)
+    info = describe(dsn)
+    print(f"warehouse  PostgreSQL {info['server_version']} at {redact(dsn)}  (full DSN: tthc warehouse dsn)")
+    print(f"           schemas: {', '.join(info['schemas'])}; roles: {', '.join(info['roles'])}")
+
+    t0 = time.monotonic()
+    data_dir = out / "sources"
+    truth = simulate(args.seed, args.start, args.days, data_dir, args.dossiers_per_year, "default", settings.province)
+    timings["simulate"] = round(time.monotonic() - t0, 2)
+    print(f"simulate   province {settings.province}, {args.days} days from {args.start}: "
+          f"{truth['counts']['dossiers']} dossiers, {truth['counts']['status_changes']} status changes, "
+          f"{sum(truth['bad_record_counts'].values())} bad records, gaps {truth['gap_counts']}")
+
+    from tthc.airflow_local import DagRunner
+
+    t0 = time.monotonic()
+    with SourcesProcess(data_dir):
+        print(f"sources    one-stop {settings.onestop_url}, population {settings.population_url}, "
+              f"portal {settings.portal_url}")
+        runner = DagRunner(settings)
+        start = dt.datetime.combine(args.start, dt.time(0), TZ)
+        failed = []
+        for day in range(args.days):
+            for hour in range(24):
+                moment = start + dt.timedelta(days=day, hours=hour)
+                for dag_id in ("onestop_extract", "portal_extract"):
+                    if runner.run(dag_id, moment) != "success":
+                        failed.append(f"{dag_id}@{moment.isoformat()}")
+            if runner.run("population_verify", start + dt.timedelta(days=day + 1)) != "success":
+                failed.append(f"population_verify@day{day + 1}")
+            print(f"extract    day {day + 1}/{args.days}: {48} hourly DAG runs + population_verify", flush=True)
+    timings["extract"] = round(time.monotonic() - t0, 2)
+    rows, quarantined = warehouse_counts(dsn)
+    for source in SOURCES:
+        loaded = {t.split(".")[1]: n for t, n in rows.items() if t.startswith(f"raw_{source}.")}
+        print(f"loaded     {source:10} " + ", ".join(f"{k} {v}" for k, v in loaded.items())
+              + f"; quarantined {quarantined['by_source'].get(source, 0)}")
+    if quarantined["by_reason"]:
+        print("quarantine " + ", ".join(f"{k} {v}" for k, v in quarantined["by_reason"].items()))
     summary = {
         "seed": args.seed, "days": args.days, "province": settings.province,
-        "warehouse_dsn_redacted": redact(dsn), "rows": {}, "quarantined": {}, "timings_s": timings,
+        "warehouse_dsn_redacted": redact(dsn), "rows": rows, "quarantined": quarantined["by_reason"],
+        "truth": {"dossiers": truth["counts"]["dossiers"], "gaps": truth["gap_counts"],
+                  "bad_records": truth["bad_record_counts"]},
+        "failed_runs": failed, "timings_s": timings,
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(f"wrote {out / 'summary.json'}")
-    return 0
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
+    print(f"summary    {out / 'summary.json'}" + (f"; FAILED runs: {failed}" if failed else ""))
+    return 1 if failed else 0

@@ -30,6 +30,12 @@ from tthc.sources.simulator import to_us
 from tthc.sources.store import SOURCES, open_store
 
 MAX_LIMIT = 5000
+ERROR_RESPONSES = {
+    400: {"description": "invalid cursor, or a window bound without a UTC offset"},
+    401: {"description": "missing or wrong X-API-Key"},
+    429: {"description": "too many requests; retry after the Retry-After header's seconds"},
+    503: {"description": "temporarily unavailable (retry with backoff)"},
+}
 MAX_VERIFY = 500
 FEED_PATHS = {entity: "/v1/" + entity.replace("_", "-") for entities in SOURCES.values() for entity in entities}
 
@@ -217,13 +223,14 @@ def create_app(source: str, data_dir: Path, api_key: str, clock: Clock, faults: 
             continue
         app.get(FEED_PATHS[entity], tags=["change feeds"], dependencies=[Depends(require_key)],
                 summary=f"{entity.replace('_', ' ')} recorded in [changed_since, changed_until)",
-                responses={200: {"content": {"application/json": {"schema": {
+                responses={**ERROR_RESPONSES, 200: {"content": {"application/json": {"schema": {
                     "type": "object", "required": ["items", "next_cursor"], "properties": {
                         "items": {"type": "array", "items": {"type": "object"}},
                         "next_cursor": {"type": ["string", "null"]}}}}}}})(feed(entity))
 
     if source == "population":
-        @app.post("/v1/citizens/verify", tags=["verification"], dependencies=[Depends(require_key)])
+        @app.post("/v1/citizens/verify", tags=["verification"], dependencies=[Depends(require_key)],
+                  responses=ERROR_RESPONSES)
         def verify(request: VerifyRequest) -> dict:
             """Batch verification: found / not_found / mismatch per ID. No bulk export of citizens."""
             results = []

@@ -88,8 +88,9 @@ PROVINCE_NAMES = {"40": "Nghệ An"}
 
 
 def to_us(moment: dt.datetime) -> int:
+    """Whole seconds (the precision the payloads carry), as UTC microseconds."""
     delta = moment - EPOCH
-    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return (delta.days * 86400 + delta.seconds) * 1_000_000
 
 
 def iso(moment: dt.datetime | None) -> str | None:
@@ -316,9 +317,8 @@ class Simulator:
             return
         rec = {"SoDinhDanh": c["pid"], "HoVaTen": c["name"], "NgaySinh": c["birth"],
                "GioiTinh": 2 if c["female"] else 1, "SoCMND": c["legacy"], "NoiDangKyKhaiSinh": c["pid"][:3]}
-        if tamper == "mismatch":  # the registry knows this number under another name and birth date
+        if tamper == "mismatch":  # the registry knows this number under another name
             rec["HoVaTen"] = c["name"].rsplit(" ", 1)[0] + " " + ("Xuân" if not c["name"].endswith("Xuân") else "Thu")
-            rec["NgaySinh"] = (dt.date.fromisoformat(c["birth"]) + dt.timedelta(days=400)).isoformat()
         w.add_citizen(c["pid"], c["legacy"], dumps(rec))
 
     # --- lifecycle ----------------------------------------------------------------------------------

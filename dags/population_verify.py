@@ -1,0 +1,18 @@
+"""On new one-stop dossiers: verify the applicants' IDs not verified yet -> raw_population."""
+
+from airflow.sdk import Asset, dag, task
+from tthc import dag_support as ds
+from tthc.pipeline import verify_population
+
+
+@dag(schedule=[Asset(ds.asset_uris("onestop")["dossiers"])], start_date=ds.START_DATE, catchup=False,
+     max_active_runs=1, default_args=ds.DEFAULT_ARGS, tags=["tthc", "extract", "population"], doc_md=__doc__)
+def population_verify():
+    @task(outlets=[Asset(ds.asset_uris("population")["verifications"])])
+    def verify():
+        return verify_population(ds.warehouse_dsn(), ds.endpoint("population")).as_dict()
+
+    verify()
+
+
+population_verify()

@@ -1,0 +1,42 @@
+"""Environment for running the DAGs locally (dag.test in the demo and tests, `make airflow`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tthc import config as config_mod
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def airflow_settings(settings: config_mod.Settings) -> dict[str, str]:
+    home = settings.home / "airflow"
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "2",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": os.environ.get("TTHC_AIRFLOW_PORT", "8080"),
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        "SCARF_ANALYTICS": "false",
+        "DO_NOT_TRACK": "1",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
+def local_airflow_env(settings: config_mod.Settings) -> dict[str, str]:
+    """Airflow settings plus AIRFLOW_CONN_* for the embedded warehouse (as tthc_loader) and local sources."""
+    from tthc.dag_support import airflow_env
+    from tthc.sources.serve import source_urls
+    from tthc.warehouse import role_dsn
+
+    return {**airflow_settings(settings),
+            **airflow_env(role_dsn(settings, "tthc_loader"), settings.api_key, source_urls(settings))}

@@ -1,0 +1,71 @@
+"""Shared wiring for the DAG files (kept out of dags/ so the files stay a few lines each).
+
+Resolves the Airflow connections (``AIRFLOW_CONN_TTHC_WAREHOUSE``, ``AIRFLOW_CONN_TTHC_ONESTOP``,
+``..._POPULATION``, ``..._PORTAL``) into the plain values the pipeline functions take. The only
+Airflow import is inside ``connection()``, so this module imports without Airflow.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+from tthc.load.entities import ENTITIES, VERIFICATIONS, by_source
+from tthc.pipeline import Endpoint
+
+OWNER = "data-engineering"
+START_DATE = dt.datetime.fromisoformat(os.environ.get("TTHC_DAG_START", "2025-01-01T00:00:00+07:00"))
+DEFAULT_ARGS = {
+    "owner": OWNER,
+    "retries": 3,
+    "retry_delay": dt.timedelta(minutes=2),
+    "retry_exponential_backoff": True,
+    "execution_timeout": dt.timedelta(minutes=30),
+}
+WAREHOUSE_CONN = "tthc_warehouse"
+
+
+def connection(conn_id: str):
+    from airflow.sdk import BaseHook
+
+    return BaseHook.get_connection(conn_id)
+
+
+def warehouse_dsn() -> str:
+    conn = connection(WAREHOUSE_CONN)
+    uri = conn.get_uri()
+    return uri.replace("postgres://", "postgresql://", 1)
+
+
+def endpoint(source: str) -> Endpoint:
+    conn = connection(f"tthc_{source}")
+    scheme = conn.schema or "http"
+    port = f":{conn.port}" if conn.port else ""
+    return Endpoint(f"{scheme}://{conn.host}{port}", conn.password or "")
+
+
+def asset_uris(source: str) -> dict[str, str]:
+    entities = [VERIFICATIONS] if source == "population" else by_source(source)
+    return {e.name: e.asset_uri for e in entities}
+
+
+def reference_first(source: str) -> list[str]:
+    return [e.name for e in sorted(by_source(source), key=lambda e: not e.reference)]
+
+
+def is_reference(entity: str) -> bool:
+    return ENTITIES[entity].reference
+
+
+def airflow_env(dsn: str, api_key: str, urls: dict[str, str]) -> dict[str, str]:
+    """AIRFLOW_CONN_* variables for the local warehouse and sources (demo, tests, make airflow)."""
+    import json
+    from urllib.parse import urlsplit
+
+    env = {f"AIRFLOW_CONN_{WAREHOUSE_CONN.upper()}": dsn}
+    for source, url in urls.items():
+        parts = urlsplit(url)
+        env[f"AIRFLOW_CONN_TTHC_{source.upper()}"] = json.dumps({
+            "conn_type": "http", "host": parts.hostname, "port": parts.port, "schema": parts.scheme,
+            "password": api_key})
+    return env

@@ -1,0 +1,236 @@
+"""Simulator and the three source APIs (real HTTP against `tthc sources serve`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import sqlite3
+import subprocess
+import sys
+
+import httpx
+import pytest
+from tthc import config
+from tthc.calendar import TZ, add_working_days, is_working_day, working_days_between
+from tthc.sources.simulator import BAD_KINDS, build_catalogue, simulate, to_us
+from tthc.sources.store import SOURCES, store_path
+
+
+def test_same_seed_gives_byte_identical_stores_and_truth(tmp_path):
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    for out, seed in ((a, 5), (b, 5), (c, 6)):
+        simulate(seed, dt.date(2025, 6, 29), 3, out, dossiers_per_year=30_000, faults="heavy")
+    for name in [*(f"{s}.sqlite" for s in SOURCES), "truth.json"]:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    assert (a / "truth.json").read_bytes() != (c / "truth.json").read_bytes()
+
+
+def test_personal_ids_encode_province_gender_century_and_birth_year(sim_dir):
+    conn = sqlite3.connect(store_path(sim_dir, "population"))
+    rows = [json.loads(p) for (p,) in conn.execute("SELECT payload FROM citizens")]
+    assert len(rows) > 300
+    for rec in rows:
+        pid, birth = rec["SoDinhDanh"], dt.date.fromisoformat(rec["NgaySinh"])
+        assert len(pid) == 12 and pid.isdigit()
+        assert 1 <= int(pid[:3]) <= 96
+        century_digit = int(pid[3])
+        assert century_digit in ((0, 1) if birth.year < 2000 else (2, 3))
+        assert century_digit % 2 == (1 if rec["GioiTinh"] == 2 else 0)
+    year_ok = sum(r["SoDinhDanh"][4:6] == r["NgaySinh"][2:4] for r in rows) / len(rows)
+    assert year_ok == 1.0
+    share_home = sum(r["SoDinhDanh"].startswith("040") for r in rows) / len(rows)
+    assert share_home > 0.7  # most applicants were born in the province
+    assert not any(r["SoCMND"] for r in rows)  # 9-digit ID cards expired at the end of 2024
+
+
+def test_older_dossiers_may_carry_legacy_id_cards(tmp_path):
+    simulate(2, dt.date(2024, 5, 6), 1, tmp_path, dossiers_per_year=100_000, faults="none")
+    conn = sqlite3.connect(store_path(tmp_path, "population"))
+    legacy = [x for (x,) in conn.execute("SELECT legacy_id FROM citizens WHERE legacy_id IS NOT NULL")]
+    assert legacy and all(len(x) == 9 and x.isdigit() for x in legacy)
+    ids = {json.loads(p)["SoGiayToChuHoSo"] for (p,) in sqlite3.connect(store_path(tmp_path, "onestop")).execute(
+        "SELECT payload FROM dossiers")}
+    assert set(legacy) <= ids  # the dossiers carry the card number, the registry resolves it
+
+
+def test_working_days_skip_weekends_and_tet():
+    assert not is_working_day(dt.date(2025, 1, 29))  # lunar New Year's day 2025
+    assert not is_working_day(dt.date(2026, 2, 17))  # lunar New Year's day 2026
+    assert is_working_day(dt.date(2025, 2, 3))
+    friday_before_tet = dt.datetime(2025, 1, 24, 9, 0, tzinfo=TZ)
+    assert add_working_days(friday_before_tet, 3) == dt.datetime(2025, 2, 5, 9, 0, tzinfo=TZ)
+    assert working_days_between(dt.date(2025, 1, 24), dt.date(2025, 2, 5)) == 3
+    # received on a Saturday: counting starts on Monday morning
+    assert add_working_days(dt.datetime(2025, 3, 8, 10, 0, tzinfo=TZ), 1) == dt.datetime(2025, 3, 11, 7, 30, tzinfo=TZ)
+    with pytest.raises(ValueError):
+        is_working_day(dt.date(2031, 1, 2))
+
+
+def test_dossier_due_dates_are_statutory_working_days(sim_dir):
+    conn = sqlite3.connect(store_path(sim_dir, "onestop"))
+    days = {json.loads(p)["MaTTHC"]: json.loads(p)["ThoiHanGiaiQuyet"]
+            for (p,) in conn.execute("SELECT payload FROM procedures")}
+    checked = 0
+    for (p,) in conn.execute("SELECT payload FROM dossiers WHERE payload LIKE '%\"PhienBan\":1,%' LIMIT 300"):
+        rec = json.loads(p)
+        if rec.get("NgayTiepNhan") and rec["MaTTHC"] in days:
+            received = dt.datetime.fromisoformat(rec["NgayTiepNhan"])
+            assert dt.datetime.fromisoformat(rec["NgayHenTra"]) == add_working_days(received, days[rec["MaTTHC"]])
+            checked += 1
+    assert checked > 50
+
+
+def test_reform_merges_communes_into_seats_and_abolishes_districts():
+    cat = build_catalogue(random.Random("x"), "40")
+    assert len(cat.districts) == 21 and len(cat.communes_old) == 412 and len(cat.communes_new) == 130
+    old_codes = {c["code"] for c in cat.communes_old}
+    new_codes = {c["code"] for c in cat.communes_new}
+    assert new_codes <= old_codes  # a merged unit keeps its seat's code; no code is reused otherwise
+    assert set(cat.old_to_new) == old_codes and set(cat.old_to_new.values()) == new_codes
+    for new in cat.communes_new:
+        assert new["code"] in new["members"]
+        assert all(cat.old_to_new[m] == new["code"] for m in new["members"])
+    assert cat.desks("district", dt.date(2025, 6, 30)) == cat.district_desks
+    assert cat.desks("district", dt.date(2025, 7, 1)) == cat.commune_desks_new
+    other = build_catalogue(random.Random("x"), "01")  # nothing hard-wired to Nghe An
+    assert all(a["code"].endswith(".H01") for a in other.departments)
+
+
+def test_truth_lists_every_bad_kind_and_gap_code(sim_dir):
+    truth = json.loads((sim_dir / "truth.json").read_text())
+    assert set(truth["bad_record_counts"]) == set(BAD_KINDS)
+    assert {"G1", "G2", "G3", "G4", "G5", "G6"} <= set(truth["gap_counts"])
+    for gap in truth["gaps"]:
+        assert gap["closed_at"] is None or gap["closed_at"] > gap["opened_at"]
+        assert gap["opened_at"] < truth["period"]["end"]
+
+
+def _endpoints():
+    s = config.load()
+    return {"onestop": s.onestop_url, "population": s.population_url, "portal": s.portal_url}, s.api_key
+
+
+def _page_all(client, url, params, rng=None):
+    items, params = [], dict(params)
+    while True:
+        if rng:
+            params["limit"] = rng.randint(1, 700)
+        body = client.get(url, params=params).raise_for_status().json()
+        items += body["items"]
+        if not body["next_cursor"]:
+            return items
+        params["cursor"] = body["next_cursor"]
+
+
+def test_api_key_required(sources):
+    urls, key = _endpoints()
+    for source, url in urls.items():
+        path = "/v1/citizens/verify" if source == "population" else "/v1/" + SOURCES[source][0].replace("_", "-")
+        method = "POST" if source == "population" else "GET"
+        assert httpx.request(method, url + path, json={"items": []}).status_code == 401
+        assert httpx.request(method, url + path, json={"items": []}, headers={"X-API-Key": "wrong"}).status_code == 401
+        assert httpx.get(url + "/openapi.json").status_code == 200
+
+
+def test_random_page_sizes_return_every_record_exactly_once(sources, sim_dir):
+    urls, key = _endpoints()
+    rng = random.Random(3)
+    with httpx.Client(headers={"X-API-Key": key}) as client:
+        for source, entity in (("onestop", "status_changes"), ("onestop", "dossiers"), ("portal", "sync_records")):
+            got = _page_all(client, f"{urls[source]}/v1/{entity.replace('_', '-')}", {}, rng)
+            stored = sqlite3.connect(store_path(sim_dir, source)).execute(
+                f"SELECT payload FROM {entity} ORDER BY changed_us, seq").fetchall()
+            assert len(got) == len(stored)
+            assert got == [json.loads(p) for (p,) in stored]  # each once, in (change time, arrival) order
+
+
+def test_window_is_half_open_and_never_past_now(sources, sim_dir):
+    urls, key = _endpoints()
+    conn = sqlite3.connect(store_path(sim_dir, "onestop"))
+    since = dt.datetime(2025, 3, 3, 10, tzinfo=TZ)
+    until = dt.datetime(2025, 3, 3, 11, tzinfo=TZ)
+    expected = conn.execute("SELECT count(*) FROM status_changes WHERE changed_us >= ? AND changed_us < ?",
+                            (to_us(since), to_us(until))).fetchone()[0]
+    edge = conn.execute("SELECT changed_us FROM status_changes WHERE changed_us >= ? ORDER BY changed_us LIMIT 1",
+                        (to_us(until),)).fetchone()[0]
+    with httpx.Client(headers={"X-API-Key": key}) as client:
+        url = f"{urls['onestop']}/v1/status-changes"
+        got = _page_all(client, url, {"changed_since": since.isoformat(), "changed_until": until.isoformat()})
+        assert len(got) == expected > 0
+        assert all(since <= dt.datetime.fromisoformat(r["NgayCapNhat"]) < until for r in got)
+        # a record exactly at the window's end belongs to the next window
+        edge_at = dt.datetime.fromtimestamp(edge / 1e6, dt.UTC)
+        before = _page_all(client, url, {"changed_since": (edge_at - dt.timedelta(hours=1)).isoformat(),
+                                         "changed_until": edge_at.isoformat()})
+        nxt = _page_all(client, url, {"changed_since": edge_at.isoformat(),
+                                      "changed_until": (edge_at + dt.timedelta(seconds=1)).isoformat()})
+        assert all(dt.datetime.fromisoformat(r["NgayCapNhat"]) < edge_at for r in before)
+        assert dt.datetime.fromisoformat(nxt[0]["NgayCapNhat"]) == edge_at
+        # the simulated 'now': nothing recorded after it is visible, whatever the window says
+        client.put(f"{urls['onestop']}/admin/clock", json={"now": "2025-03-03T10:30:00+07:00"}).raise_for_status()
+        try:
+            got = _page_all(client, url, {"changed_since": since.isoformat(), "changed_until": until.isoformat()})
+            assert 0 < len(got) < expected
+            assert max(dt.datetime.fromisoformat(r["NgayCapNhat"]) for r in got) < since + dt.timedelta(minutes=30)
+        finally:
+            client.put(f"{urls['onestop']}/admin/clock", json={"now": "2025-03-05T00:00:00+07:00"}).raise_for_status()
+        assert client.get(url, params={"changed_since": "2025-03-03T10:00:00"}).status_code == 400  # no offset
+        assert client.get(url, params={"cursor": "!!"}).status_code == 400
+
+
+def test_fault_injection_toggles(sources):
+    urls, key = _endpoints()
+    url = urls["portal"]
+    with httpx.Client(headers={"X-API-Key": key}) as client:
+        feed = f"{url}/v1/sync-records"
+        try:
+            client.put(f"{url}/admin/faults", json={"error_rate": 1.0}).raise_for_status()
+            assert client.get(feed).status_code == 503
+            client.put(f"{url}/admin/faults", json={"profile": "none", "throttle_rate": 1.0}).raise_for_status()
+            r = client.get(feed)
+            assert r.status_code == 429 and r.headers["Retry-After"] == "1"
+            client.put(f"{url}/admin/faults", json={"profile": "none", "duplicate_rate": 1.0}).raise_for_status()
+            first = client.get(feed, params={"limit": 5}).json()
+            second = client.get(feed, params={"limit": 5, "cursor": first["next_cursor"]}).json()
+            assert second["items"][0] == first["items"][-1] and len(second["items"]) == 6
+            client.put(f"{url}/admin/faults", json={"profile": "none", "shuffle_rate": 1.0}).raise_for_status()
+            page = client.get(feed, params={"limit": 50}).json()["items"]
+            times = [r["NgayCapNhat"] for r in page]
+            assert times != sorted(times)
+            client.put(f"{url}/admin/faults", json={"profile": "none", "timeout_rate": 1.0,
+                                                    "slow_seconds": 1.0}).raise_for_status()
+            with pytest.raises(httpx.TimeoutException):
+                client.get(feed, timeout=0.3)
+        finally:
+            client.put(f"{url}/admin/faults", json={"profile": "none"}).raise_for_status()
+        assert client.get(feed, params={"limit": 5}).status_code == 200
+
+
+def test_population_verification_without_bulk_export(sources, sim_dir):
+    urls, key = _endpoints()
+    conn = sqlite3.connect(store_path(sim_dir, "population"))
+    pid, payload = conn.execute("SELECT key, payload FROM citizens LIMIT 1").fetchone()
+    name = json.loads(payload)["HoVaTen"]
+    with httpx.Client(headers={"X-API-Key": key}) as client:
+        url = f"{urls['population']}/v1/citizens/verify"
+        body = client.post(url, json={"items": [{"id": pid, "name": name}, {"id": pid, "name": "Ai Đó"},
+                                                {"id": "001099000000"}]}).raise_for_status().json()
+        assert [r["result"] for r in body["results"]] == ["found", "mismatch", "not_found"]
+        assert body["results"][1]["mismatched"] == ["name"]
+        assert "HoVaTen" not in json.dumps(body)  # answers, never the record
+        assert client.post(url, json={"items": [{"id": "1"}] * 501}).status_code == 422
+        assert client.get(f"{urls['population']}/v1/citizens").status_code in (404, 405)
+
+
+@pytest.mark.parametrize("source", ["onestop", "population", "portal"])
+def test_openapi_holds_under_schemathesis(sources, source):
+    urls, key = _endpoints()
+    result = subprocess.run(
+        [sys.executable, "-m", "schemathesis.cli", "run", f"{urls[source]}/openapi.json", "-H", f"X-API-Key: {key}",
+         "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,"
+                     "response_schema_conformance",
+         "--max-examples", "15", "--phases", "examples,coverage,fuzzing", "--seed", "1", "--no-color",
+         "-w", "1", "--exclude-path-regex", "^/admin/"],
+        capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stdout[-3000:]
