@@ -1,13 +1,13 @@
 """Hourly: the one-stop system's changes recorded in the run's data interval -> raw_onestop."""
 
-from airflow.sdk import Asset, chain, dag, task
+from airflow.sdk import Asset, CronDataIntervalTimetable, chain, dag, task
 from tthc import dag_support as ds
 from tthc.pipeline import extract_entity
 
 SOURCE = "onestop"
 
 
-@dag(schedule="@hourly", start_date=ds.START_DATE, catchup=False, max_active_runs=1, default_args=ds.DEFAULT_ARGS,
+@dag(schedule=CronDataIntervalTimetable(ds.HOURLY, timezone=ds.TIMEZONE), start_date=ds.START_DATE, catchup=False, max_active_runs=1, default_args=ds.DEFAULT_ARGS,
      tags=["tthc", "extract", SOURCE], doc_md=__doc__)
 def onestop_extract():
     tasks = []

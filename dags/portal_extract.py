@@ -1,13 +1,13 @@
 """Hourly: what the national public service portal recorded in the data interval -> raw_portal."""
 
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
 from tthc import dag_support as ds
 from tthc.pipeline import extract_entity
 
 SOURCE = "portal"
 
 
-@dag(schedule="@hourly", start_date=ds.START_DATE, catchup=False, max_active_runs=1, default_args=ds.DEFAULT_ARGS,
+@dag(schedule=CronDataIntervalTimetable(ds.HOURLY, timezone=ds.TIMEZONE), start_date=ds.START_DATE, catchup=False, max_active_runs=1, default_args=ds.DEFAULT_ARGS,
      tags=["tthc", "extract", SOURCE], doc_md=__doc__)
 def portal_extract():
     for entity, uri in ds.asset_uris(SOURCE).items():

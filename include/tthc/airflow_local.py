@@ -40,10 +40,11 @@ class DagRunner:
             for name in ("airflow", "airflow.task", "cosmos", "tthc", "httpx", "sqlalchemy"):
                 logging.getLogger(name).setLevel(logging.ERROR)
 
-    def run(self, dag_id: str, logical_date: dt.datetime) -> str:
-        """Run one interval; return the DagRun state ('success' or 'failed')."""
+    def run(self, dag_id: str, interval_end: dt.datetime) -> str:
+        """Run the data interval that ends at `interval_end` (dag.test takes it as the run's date, as the
+        scheduler does); return the DagRun state ('success' or 'failed')."""
         dag = self.bag.get_dag(dag_id)
-        run = dag.test(logical_date=logical_date.astimezone(dt.UTC))
+        run = dag.test(logical_date=interval_end.astimezone(dt.UTC))
         return str(run.state)
 
 

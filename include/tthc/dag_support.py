@@ -14,6 +14,10 @@ from tthc.load.entities import ENTITIES, VERIFICATIONS, by_source
 from tthc.pipeline import Endpoint
 
 OWNER = "data-engineering"
+# Hourly data intervals [hh:00, hh+1:00): Airflow 3's plain "@hourly" is a trigger timetable whose
+# data interval is empty, so the interval timetable is named explicitly.
+HOURLY = "0 * * * *"
+TIMEZONE = "Asia/Ho_Chi_Minh"
 START_DATE = dt.datetime.fromisoformat(os.environ.get("TTHC_DAG_START", "2025-01-01T00:00:00+07:00"))
 DEFAULT_ARGS = {
     "owner": OWNER,

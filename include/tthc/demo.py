@@ -80,7 +80,7 @@ def run_demo(args) -> int:
         failed = []
         for day in range(args.days):
             for hour in range(24):
-                moment = start + dt.timedelta(days=day, hours=hour)
+                moment = start + dt.timedelta(days=day, hours=hour + 1)  # interval [moment - 1 h, moment)
                 for dag_id in ("onestop_extract", "portal_extract"):
                     if runner.run(dag_id, moment) != "success":
                         failed.append(f"{dag_id}@{moment.isoformat()}")

@@ -1,0 +1,112 @@
+"""Every DAG file imports cleanly and follows the house rules; docker-compose.yml validates."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def dag_problems(folder: Path) -> list[str]:
+    """Import every file with Airflow's DagBag while network connections are forbidden."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    real_connect = socket.socket.connect
+
+    def no_network(self, address):
+        raise AssertionError(f"top-level network call to {address} while parsing DAGs")
+
+    socket.socket.connect = no_network
+    try:
+        bag = DagBag(dag_folder=str(folder))
+    finally:
+        socket.socket.connect = real_connect
+    problems = [f"{path}: {err.strip().splitlines()[-1]}" for path, err in bag.import_errors.items()]
+    for dag_id, dag in bag.dags.items():
+        source = Path(dag.fileloc).read_text()
+        if not dag.tags:
+            problems.append(f"{dag_id}: no tags")
+        if "catchup=" not in source:
+            problems.append(f"{dag_id}: catchup not explicit")
+        if dag.max_active_runs != 1:
+            problems.append(f"{dag_id}: max_active_runs should be 1")
+        for t in dag.tasks:
+            if t.owner in (None, "", "airflow"):
+                problems.append(f"{dag_id}.{t.task_id}: no owner")
+            if (t.retries or 0) < 1:
+                problems.append(f"{dag_id}.{t.task_id}: no retries")
+            if t.execution_timeout is None:
+                problems.append(f"{dag_id}.{t.task_id}: no execution_timeout")
+        if Path(dag.fileloc).name.startswith("dbt_"):
+            problems.append(f"{dag_id}: DAG files must not be named dbt_*.py")
+    return problems
+
+
+@pytest.fixture(autouse=True)
+def airflow_home(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path_factory.getbasetemp() / "airflow_integrity"))
+    monkeypatch.setenv("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+
+
+def test_project_dags_import_and_follow_the_rules():
+    assert dag_problems(ROOT / "dags") == []
+    from airflow.dag_processing.dagbag import DagBag
+
+    assert {"onestop_extract", "portal_extract", "population_verify"} <= set(DagBag(str(ROOT / "dags")).dags)
+
+
+def test_dag_files_only_wire_up():
+    for path in (ROOT / "dags").glob("*.py"):
+        text = path.read_text()
+        assert len(text.splitlines()) < 80, path
+        for client in ("psycopg", "httpx", "requests", "sqlite3"):
+            assert f"import {client}" not in text, f"{path} imports {client}"
+
+
+def test_empty_folder_passes_and_broken_file_fails(tmp_path):
+    assert dag_problems(tmp_path) == []
+    (tmp_path / "broken.py").write_text("from airflow.sdk import dag\n\n@dag(schedule=None\ndef oops(): pass\n")
+    problems = dag_problems(tmp_path)
+    assert len(problems) == 1 and "broken.py" in problems[0]
+
+
+def test_dag_without_retries_or_tags_is_reported(tmp_path):
+    (tmp_path / "sloppy.py").write_text(
+        "import datetime as dt\nfrom airflow.sdk import dag, task\n\n"
+        "@dag(schedule=None, start_date=dt.datetime(2025, 1, 1))\n"
+        "def sloppy():\n    @task\n    def t():\n        return 1\n    t()\n\nsloppy()\n")
+    problems = dag_problems(tmp_path)
+    assert any("no tags" in p for p in problems) and any("catchup" in p for p in problems)
+    assert any("no retries" in p for p in problems)
+
+
+def test_top_level_network_call_is_an_import_error(tmp_path):
+    (tmp_path / "chatty.py").write_text("# an airflow dag file\nimport socket\nsocket.create_connection(('127.0.0.1', 9), timeout=1)\n")
+    problems = dag_problems(tmp_path)
+    assert problems and "network" in problems[0]
+
+
+def test_docker_compose_file_validates():
+    tool = shutil.which("docker-compose")
+    assert tool, "docker-compose (Debian's package) is needed: make test installs it"
+    env = {**os.environ, **{k: "placeholder" for k in (
+        "POSTGRES_PASSWORD", "AIRFLOW_DB_PASSWORD", "TTHC_LOADER_PASSWORD", "TTHC_TRANSFORMER_PASSWORD",
+        "TTHC_BI_PASSWORD", "TTHC_INSPECTOR_PASSWORD", "TTHC_API_KEY")}}
+    result = subprocess.run([tool, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"], capture_output=True,
+                            text=True, env=env, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    services = subprocess.run([tool, "-f", str(ROOT / "docker-compose.yml"), "config", "--services"],
+                              capture_output=True, text=True, env=env, cwd=ROOT).stdout.split()
+    for service in ("postgres", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
+                    "airflow-triggerer", "onestop-api", "population-api", "portal-api", "metabase"):
+        assert service in services
+    # a broken file is caught
+    broken = subprocess.run([tool, "-f", "-", "config", "-q"], input="services: [not, a, mapping]\n",
+                            capture_output=True, text=True, env=env)
+    assert broken.returncode != 0
