@@ -37,6 +37,10 @@ class DagRunner:
         if self.bag.import_errors:
             raise RuntimeError(f"DAG import errors: {self.bag.import_errors}")
         if quiet:
+            import warnings
+
+            warnings.filterwarnings("ignore", module="sqlalchemy")
+            warnings.filterwarnings("ignore", message=".*uselist=False.*")
             for name in ("airflow", "airflow.task", "cosmos", "tthc", "httpx", "sqlalchemy"):
                 logging.getLogger(name).setLevel(logging.ERROR)
 
