@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,13 +13,27 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False")
+# One private TTHC_HOME for the session, and Airflow pointed into it before anything imports Airflow
+# (Airflow reads its database setting once, at import).
+_HOME = tempfile.mkdtemp(prefix="tthc_home_")
+os.environ["TTHC_HOME"] = _HOME
+os.environ.pop("TTHC_WAREHOUSE_PORT", None)
+
+
+def _airflow_env() -> None:
+    from tthc import config
+    from tthc.airflow_env import airflow_settings
+
+    os.environ.update(airflow_settings(config.load()))
+    Path(os.environ["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
+
+
+_airflow_env()
 
 
 @pytest.fixture(scope="session")
-def tthc_home(tmp_path_factory) -> Path:
-    home = tmp_path_factory.mktemp("tthc_home")
-    os.environ["TTHC_HOME"] = str(home)
-    return home
+def tthc_home() -> Path:
+    return Path(_HOME)
 
 
 @pytest.fixture(scope="session")

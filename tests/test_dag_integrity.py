@@ -8,8 +8,6 @@ import socket
 import subprocess
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -46,12 +44,6 @@ def dag_problems(folder: Path) -> list[str]:
         if Path(dag.fileloc).name.startswith("dbt_"):
             problems.append(f"{dag_id}: DAG files must not be named dbt_*.py")
     return problems
-
-
-@pytest.fixture(autouse=True)
-def airflow_home(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path_factory.getbasetemp() / "airflow_integrity"))
-    monkeypatch.setenv("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 
 def test_project_dags_import_and_follow_the_rules():
