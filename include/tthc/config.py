@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from tthc import TthcError
@@ -65,7 +65,6 @@ class Settings:
     portal_url: str
     sync_sla_minutes: int
     missing_after_hours: int
-    _secrets: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def embedded(self) -> bool:

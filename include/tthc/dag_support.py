@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-from tthc.load.entities import ENTITIES, VERIFICATIONS, by_source
+from tthc.load.entities import VERIFICATIONS, by_source
 from tthc.pipeline import Endpoint
 
 OWNER = "data-engineering"
@@ -55,10 +55,6 @@ def asset_uris(source: str) -> dict[str, str]:
 
 def reference_first(source: str) -> list[str]:
     return [e.name for e in sorted(by_source(source), key=lambda e: not e.reference)]
-
-
-def is_reference(entity: str) -> bool:
-    return ENTITIES[entity].reference
 
 
 def airflow_env(dsn: str, api_key: str, urls: dict[str, str]) -> dict[str, str]:

@@ -109,16 +109,6 @@ def make_personal_id(rng: random.Random, birth_province: str, birth: dt.date, fe
     return f"{birth_province}{century + int(female)}{birth.year % 100:02d}{rng.randrange(1_000_000):06d}"
 
 
-def personal_id_is_valid(pid: str) -> bool:
-    """12 digits whose gender/century digit and birth year are consistent (or a 9-digit legacy card)."""
-    if not pid.isdigit():
-        return False
-    if len(pid) == 9:
-        return True
-    if len(pid) != 12 or pid[3] not in "0123456789":
-        return False
-    return 1 <= int(pid[:3]) <= 96
-
 
 # --------------------------------------------------------------------------------------------------
 # Catalogue: administrative units (before/after the 2025 reform), agencies, procedures
