@@ -57,6 +57,33 @@ def reference_first(source: str) -> list[str]:
     return [e.name for e in sorted(by_source(source), key=lambda e: not e.reference)]
 
 
+def hourly():
+    """Hourly data intervals [hh:00, hh+1:00) in the province's time zone."""
+    from airflow.sdk import CronDataIntervalTimetable
+
+    return CronDataIntervalTimetable(HOURLY, timezone=TIMEZONE)
+
+
+def entity_load_tasks(source: str) -> list:
+    """One task per entity of a source (catalogue first), each loading the run's data interval and
+    declaring its raw table as an Asset; chained so a window's entities load one after another."""
+    from airflow.sdk import Asset, chain, task
+
+    from tthc.pipeline import extract_entity
+
+    uris = asset_uris(source)
+    tasks = []
+    for entity in reference_first(source):
+        @task(task_id=f"load_{entity}", outlets=[Asset(uris[entity])])
+        def load(data_interval_start=None, data_interval_end=None, entity=entity):
+            return extract_entity(warehouse_dsn(), endpoint(source), entity, data_interval_start,
+                                  data_interval_end).as_dict()
+
+        tasks.append(load())
+    chain(*tasks)
+    return tasks
+
+
 def airflow_env(dsn: str, api_key: str, urls: dict[str, str]) -> dict[str, str]:
     """AIRFLOW_CONN_* variables for the local warehouse and sources (demo, tests, make airflow)."""
     import json

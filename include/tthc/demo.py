@@ -86,7 +86,7 @@ def run_demo(args) -> int:
                         failed.append(f"{dag_id}@{moment.isoformat()}")
             if runner.run("population_verify", start + dt.timedelta(days=day + 1)) != "success":
                 failed.append(f"population_verify@day{day + 1}")
-            print(f"extract    day {day + 1}/{args.days}: {48} hourly DAG runs + population_verify", flush=True)
+            print(f"extract    day {day + 1}/{args.days}: 24 onestop_extract + 24 portal_extract runs + population_verify", flush=True)
     timings["extract"] = round(time.monotonic() - t0, 2)
     rows, quarantined = warehouse_counts(dsn)
     for source in SOURCES:
