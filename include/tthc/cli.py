@@ -82,6 +82,11 @@ def build_parser() -> OneLineParser:
     bench = sub.add_parser("bench", help="load benchmark")
     bench.add_argument("--dossiers-per-year", type=_positive, default=500_000)
     bench.add_argument("--json", type=Path, required=True)
+    bench.add_argument("--days", type=_positive, default=365, help="simulated days (default: a year)")
+    bench.add_argument("--start", type=_date, default=dt.date(2025, 1, 1))
+    bench.add_argument("--seed", type=_non_negative, default=7)
+    bench.add_argument("--sample", type=_positive, default=20_000, help="rows per entity for insert_rows")
+    bench.add_argument("--keep", action="store_true", help="keep the scratch database <db>_bench")
 
     sub.add_parser("airflow", help="airflow standalone on loopback, wired to the local warehouse and sources")
     sub.add_parser("config", help="print the configuration table")
@@ -139,7 +144,9 @@ def main(argv: list[str] | None = None) -> int:
 
             return cli_extract(args)
         if args.command == "bench":
-            raise TthcError("tthc bench is not built yet (the load benchmark of issue 4 is still open)")
+            from tthc.bench import cli_bench
+
+            return cli_bench(args)
         if args.command == "airflow":
             from tthc.airflow_local import cli_airflow
 

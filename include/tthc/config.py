@@ -32,6 +32,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "TTHC_ONESTOP_URL": ("http://127.0.0.1:8601", "one-stop system API"),
     "TTHC_POPULATION_URL": ("http://127.0.0.1:8602", "national population database API (mock)"),
     "TTHC_PORTAL_URL": ("http://127.0.0.1:8603", "national public service portal API"),
+    "TTHC_PAGE_SIZE": ("2000", "records per source API page (1-5000; in Airflow: the connection extra page_size)"),
     "TTHC_SYNC_SLA_MINUTES": ("60", "G2/G3: a status must reach the portal within this"),
     "TTHC_MISSING_AFTER_HOURS": ("24", "G1/G4: a dossier or application missing longer than this is a gap"),
 }
@@ -65,6 +66,7 @@ class Settings:
     portal_url: str
     sync_sla_minutes: int
     missing_after_hours: int
+    page_size: int = 2000
 
     @property
     def embedded(self) -> bool:
@@ -113,4 +115,12 @@ def load() -> Settings:
         portal_url=env("TTHC_PORTAL_URL"),
         sync_sla_minutes=_int_env("TTHC_SYNC_SLA_MINUTES"),
         missing_after_hours=_int_env("TTHC_MISSING_AFTER_HOURS"),
+        page_size=_page_size(),
     )
+
+
+def _page_size() -> int:
+    size = _int_env("TTHC_PAGE_SIZE")
+    if not 1 <= size <= 5000:
+        raise TthcError(f"TTHC_PAGE_SIZE must be between 1 and 5000, got {size}")
+    return size

@@ -45,7 +45,8 @@ def endpoint(source: str) -> Endpoint:
     conn = connection(f"tthc_{source}")
     scheme = conn.schema or "http"
     port = f":{conn.port}" if conn.port else ""
-    return Endpoint(f"{scheme}://{conn.host}{port}", conn.password or "")
+    page_size = int((conn.extra_dejson or {}).get("page_size", 2000))
+    return Endpoint(f"{scheme}://{conn.host}{port}", conn.password or "", page_size=page_size)
 
 
 def asset_uris(source: str) -> dict[str, str]:

@@ -29,13 +29,14 @@ class Endpoint:
     api_key: str
     timeout: float = 10.0
     max_seconds: float = 600.0
+    page_size: int = 2000
 
 
 def endpoints_from_settings(settings: config_mod.Settings | None = None) -> dict[str, Endpoint]:
     settings = settings or config_mod.load()
-    return {"onestop": Endpoint(settings.onestop_url, settings.api_key),
-            "population": Endpoint(settings.population_url, settings.api_key),
-            "portal": Endpoint(settings.portal_url, settings.api_key)}
+    return {source: Endpoint(url, settings.api_key, page_size=settings.page_size)
+            for source, url in (("onestop", settings.onestop_url), ("population", settings.population_url),
+                                ("portal", settings.portal_url))}
 
 
 def _watermark(conn: psycopg.Connection, source: str, entity: str) -> dt.datetime | None:
@@ -45,7 +46,7 @@ def _watermark(conn: psycopg.Connection, source: str, entity: str) -> dt.datetim
 
 
 def extract_entity(dsn: str, endpoint: Endpoint, entity_name: str, since: dt.datetime, until: dt.datetime,
-                   page_limit: int = 2000) -> LoadStats:
+                   ) -> LoadStats:
     """Load one entity's changes recorded in [since, until) (catalogue entities: from their watermark)."""
     entity = ENTITIES[entity_name]
     if since.tzinfo is None or until.tzinfo is None:
@@ -60,7 +61,7 @@ def extract_entity(dsn: str, endpoint: Endpoint, entity_name: str, since: dt.dat
         client = SourceClient(entity.source, endpoint.url, endpoint.api_key, timeout=endpoint.timeout,
                               max_seconds=endpoint.max_seconds)
         try:
-            pages = client.pages(entity.path, window_start, until, limit=page_limit) \
+            pages = client.pages(entity.path, window_start, until, limit=endpoint.page_size) \
                 if window_start is None or window_start < until else iter(())
             return load_window(conn, entity, pages, window_start, until, procedures)
         except BaseException as err:

@@ -1,5 +1,6 @@
-"""Stream pages of source records into a raw table: binary COPY into a staging table, one set-based
-insert into the raw table, quarantine, watermark and run log, all in one transaction per window.
+"""Stream pages of source records into a raw table: per page, validation, one indexed look-up of the
+page's keys and a binary COPY of the new versions straight into the raw table; quarantine, watermark
+and run log in the same transaction, one transaction per window.
 
 Raw tables are **version logs** (the documented rule): one row per distinct version of a source
 record, keyed by ``(record_key, _record_hash)``. Re-delivering a version that is already there is a
@@ -19,8 +20,11 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import queue
+import sys
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import orjson
@@ -28,7 +32,7 @@ import psycopg
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
 
-from tthc.load.entities import ALL_ENTITIES, ENTITIES, Entity, Invalid, parse_ts, validate
+from tthc.load.entities import ALL_ENTITIES, ENTITIES, Entity, Invalid, Validator, parse_ts
 
 log = logging.getLogger("tthc.load")
 SOURCES = ("onestop", "population", "portal")
@@ -112,10 +116,6 @@ class LoadStats:
         return d
 
 
-def _canonical(rec: dict) -> bytes:
-    return orjson.dumps(rec, option=orjson.OPT_SORT_KEYS)
-
-
 def _quarantine_row(entity: Entity, rec, err: Invalid, load_id: int, now: dt.datetime) -> tuple:
     text = json.dumps(rec, ensure_ascii=True, sort_keys=True)  # escapes NUL/surrogates: safe as text
     key = rec.get(entity.key) if isinstance(rec, dict) else None
@@ -133,61 +133,213 @@ QUARANTINE_COLS = ("entity", "record_key", "reason", "detail", "recorded_at", "r
                    "_extracted_at", "_load_id")
 
 
+class RowBuilder:
+    """Turns source records into raw-table rows (validated, hashed, canonical JSON); what fails the
+    contract is kept aside as quarantine rows. Shared by the loader and the benchmark's bare COPY."""
+
+    def __init__(self, entity: Entity, load_id: int, now: dt.datetime,
+                 procedures: frozenset[str] | None = None):
+        self.entity, self.load_id, self.now = entity, load_id, now
+        self.validator = Validator(entity, procedures)
+        self.typed = [(c.field, c.pg_type == "timestamptz") for c in entity.columns]
+        self.quarantined: list[tuple] = []
+        self.rows_read = 0
+
+    def _quarantine(self, rec, err: Invalid) -> None:
+        self.quarantined.append(_quarantine_row(self.entity, rec, err, self.load_id, self.now))
+
+    def page(self, records: list) -> list[list]:
+        """Rows of the valid records of one page, in page order."""
+        key, typed, validator, load_id, now = self.entity.key, self.typed, self.validator, self.load_id, self.now
+        dumps, sort_keys, blake2b = orjson.dumps, orjson.OPT_SORT_KEYS, hashlib.blake2b
+        out = []
+        self.rows_read += len(records)
+        for rec in records:
+            try:
+                canonical = dumps(rec, option=sort_keys)
+            except orjson.JSONEncodeError:  # text PostgreSQL cannot store (a lone surrogate)
+                canonical = None
+            try:
+                times = validator(rec, canonical)
+            except Invalid as err:
+                self._quarantine(rec, err)
+                continue
+            if canonical is None:  # the checked fields are fine: the bad text is nested below them
+                self._quarantine(rec, Invalid("unsafe_text", "a nested value is not valid UTF-8"))
+                continue
+            row = [rec[key], blake2b(canonical, digest_size=16).digest(),
+                   times.get("NgayCapNhat") or times.get("verified_at")]
+            row += [times.get(f) if is_ts else rec.get(f) for f, is_ts in typed]
+            row += [JsonbBytes(canonical), now, load_id]
+            out.append(row)
+        return out
+
+    def rows(self, pages: Iterable[list]) -> Iterator[list]:
+        for records in pages:
+            yield from self.page(records)
+
+
+def copy_rows(conn: psycopg.Connection, table: str, entity: Entity, rows: Iterable[list]) -> None:
+    """Binary COPY of raw-table rows into ``table`` (a raw table or one of the same shape)."""
+    cols = raw_columns(entity)
+    with conn.cursor().copy(f"COPY {table} ({', '.join(c for c, _ in cols)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types([t for _, t in cols])
+        for row in rows:
+            copy.write_row(row)
+
+
+class NewVersions:
+    """Keeps the rows of a page that are new versions, with two indexed queries per page (they see
+    the earlier pages of the same transaction):
+
+    - versions: an identical version has the same ``changed_at`` (it is part of the hashed record), so
+      the versions already stored are found by a range scan of ``changed_at`` over the page's span,
+      empty for a window loaded the first time;
+    - keys: which of the new versions' keys are stored already (new version = *updated*, else
+      *inserted*), one probe per key. For dossiers the probe also returns each code's owner: a code
+      belongs to the dossier (HoSoID) that first recorded it, and another dossier's rows with that
+      code are quarantined (checked before the version test, so a rerun quarantines them again).
+    """
+
+    def __init__(self, conn: psycopg.Connection, entity: Entity, stats: LoadStats, builder: RowBuilder):
+        self.conn, self.entity, self.stats, self.builder = conn, entity, stats, builder
+        self.unique_code = "unique_code" in entity.checks
+        self.versions = (f"SELECT record_key, _record_hash FROM {entity.table} "
+                         "WHERE changed_at >= %s AND changed_at <= %s")
+        self.keys = (f"SELECT record_key, dossier_id, changed_at FROM {entity.table} WHERE record_key = ANY(%s)"
+                     if self.unique_code else  # every version of the page's codes; else: does the key exist
+                     f"SELECT k, true FROM unnest(%s::text[]) AS k "
+                     f"CROSS JOIN LATERAL (SELECT FROM {entity.table} r WHERE r.record_key = k LIMIT 1) AS o")
+        self.id_at = 3 + [c.name for c in entity.columns].index("dossier_id") if self.unique_code else 0
+
+    def __call__(self, rows: list[list]) -> list[list]:
+        if not rows:
+            return rows
+        stored: dict[str, tuple] = {}
+        if self.unique_code:
+            stored = {}
+            for k, dossier_id, changed_at in self.conn.execute(self.keys, (list({r[0] for r in rows}),), prepare=False):
+                if k not in stored or (changed_at, dossier_id) < (stored[k][1], stored[k][0]):
+                    stored[k] = (dossier_id, changed_at)
+            rows = self._owned(rows, stored)
+            if not rows:
+                return rows
+        changed = [r[2] for r in rows]
+        versions = set(self.conn.execute(self.versions, (min(changed), max(changed)), binary=True).fetchall())
+        new = []
+        for row in rows:
+            version = (row[0], row[1])
+            if version in versions:
+                self.stats.rows_unchanged += 1
+            else:
+                versions.add(version)
+                new.append(row)
+        if not self.unique_code and new:
+            stored = {k: () for k, _ in self.conn.execute(self.keys, (list({r[0] for r in new}),), prepare=False)}
+        for row in new:
+            if row[0] in stored:
+                self.stats.rows_updated += 1
+            else:
+                self.stats.rows_inserted += 1
+                stored[row[0]] = ()
+        return new
+
+    def _owned(self, rows: list[list], stored: dict[str, tuple]) -> list[list]:
+        i = self.id_at
+        owner = {k: (changed_at, dossier_id) for k, (dossier_id, changed_at) in stored.items()}
+        for row in rows:
+            if row[0] not in owner or (row[2], row[i]) < owner[row[0]]:
+                owner[row[0]] = (row[2], row[i])
+        kept = []
+        for row in rows:
+            first = owner[row[0]][1]
+            if row[i] == first:
+                kept.append(row)
+                continue
+            err = Invalid("duplicate_dossier_code", f"{row[0]} belongs to HoSoID {first}")
+            q = list(_quarantine_row(self.entity, orjson.loads(bytes(row[-3])), err, self.builder.load_id,
+                                     self.builder.now))
+            q[4] = row[2]
+            self.builder.quarantined.append(tuple(q))
+        return kept
+
+
+_DONE = object()
+
+
+def prefetch(items: Iterator, depth: int = 2) -> Iterator:
+    """Run a generator in a thread, at most ``depth`` items ahead of the consumer (memory stays flat).
+    Its exceptions re-raise in the consumer; a consumer that stops (an error, a rollback) stops it."""
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_DONE)
+        except BaseException as err:  # handed to the consumer, raised there
+            put(err)
+
+    worker = threading.Thread(target=produce, name="tthc-prefetch", daemon=True)
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(0.0005)  # the consumer mostly waits on the server: give it the GIL back quickly
+    worker.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+        sys.setswitchinterval(switch)
+
+
 def load_window(conn: psycopg.Connection, entity: Entity, pages: Iterable[list[dict]],
                 window_start: dt.datetime | None, window_end: dt.datetime | None,
                 procedures: frozenset[str] | None = None) -> LoadStats:
-    """Load every page of one window in one transaction; returns what happened."""
+    """Load every page of one window in one transaction; returns what happened.
+
+    Page by page: validate and build the rows, keep the new versions (``NewVersions``), binary-COPY
+    them straight into the raw table. Fetching and building run one page ahead in a thread, so the
+    Python work overlaps the server's (``prefetch``). Loads of one raw table are serialised by a transaction-level
+    advisory lock, so a concurrent run (a backfill beside the schedule) waits rather than races."""
     t0 = time.monotonic()
     stats = LoadStats(entity.source, entity.name, window_start, window_end)
     register_adapters(conn)
-    cols = raw_columns(entity)
-    col_names = [c for c, _ in cols]
-    typed = [(c.name, c.field, c.pg_type) for c in entity.columns]
-    now = dt.datetime.now(dt.UTC)
-    stage = f"stage_{entity.name}"
-    quarantined: list[tuple] = []
     with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (entity.table,))
         load_id = conn.execute("SELECT nextval('audit.load_run_load_id_seq')").fetchone()[0]
         stats.load_id = load_id
-        conn.execute(f"CREATE TEMP TABLE {stage} (LIKE {entity.table}) ON COMMIT DROP")
-        with conn.cursor().copy(f"COPY {stage} ({', '.join(col_names)}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types([t for _, t in cols])
-            for page in pages:
-                stats.rows_read += len(page)
-                for rec in page:
-                    try:
-                        times = validate(entity, rec, procedures)
-                    except Invalid as err:
-                        quarantined.append(_quarantine_row(entity, rec, err, load_id, now))
-                        continue
-                    canonical = _canonical(rec)
-                    row = [rec[entity.key], hashlib.blake2b(canonical, digest_size=16).digest(),
-                           times.get("NgayCapNhat") or times.get("verified_at")]
-                    for _, fname, pg_type in typed:
-                        value = rec.get(fname)
-                        row.append(value if pg_type != "timestamptz" else times.get(fname))
-                    row += [JsonbBytes(canonical), now, load_id]
-                    copy.write_row(row)
-        if "unique_code" in entity.checks:
-            quarantined += _claimed_codes(conn, entity, stage, load_id, now)
+        # the look-ups are key probes and range scans: never let stale statistics pick a table scan
+        conn.execute("SET LOCAL enable_seqscan = off")
+        builder = RowBuilder(entity, load_id, dt.datetime.now(dt.UTC), procedures)
+        new_versions = NewVersions(conn, entity, stats, builder)
+        for rows in prefetch(builder.page(page) for page in pages):
+            rows = new_versions(rows)
+            if rows:
+                copy_rows(conn, entity.table, entity, rows)
+        stats.rows_read = builder.rows_read
+        quarantined = builder.quarantined
         if quarantined:
             with conn.cursor() as cur:
                 cur.executemany(f"INSERT INTO raw_{entity.source}.quarantine ({', '.join(QUARANTINE_COLS)}) "
                                 f"VALUES ({', '.join(['%s'] * len(QUARANTINE_COLS))}) ON CONFLICT DO NOTHING",
                                 quarantined)
-        inserted, updated, staged = conn.execute(f"""
-            WITH ins AS (
-                INSERT INTO {entity.table} ({', '.join(col_names)})
-                SELECT DISTINCT ON (record_key, _record_hash) {', '.join(col_names)} FROM {stage}
-                ON CONFLICT (record_key, _record_hash) DO NOTHING
-                RETURNING record_key)
-            SELECT count(*),
-                   count(*) FILTER (WHERE EXISTS (SELECT 1 FROM {entity.table} r WHERE r.record_key = ins.record_key)),
-                   (SELECT count(*) FROM {stage})
-            FROM ins""").fetchone()
-        stats.rows_updated = updated
-        stats.rows_inserted = inserted - updated
-        stats.rows_unchanged = staged - inserted
         stats.rows_quarantined = len(quarantined)
         for q in quarantined:
             stats.quarantine_reasons[q[2]] = stats.quarantine_reasons.get(q[2], 0) + 1
@@ -203,30 +355,6 @@ def load_window(conn: psycopg.Connection, entity: Entity, pages: Iterable[list[d
         record_run(conn, stats, "success")
     log.info("loaded", extra={k: v for k, v in stats.as_dict().items() if k != "quarantine_reasons"})
     return stats
-
-
-def _claimed_codes(conn, entity: Entity, stage: str, load_id: int, now: dt.datetime) -> list[tuple]:
-    """Dossiers whose code already belongs to another dossier (HoSoID): first recorded owner wins."""
-    rows = conn.execute(f"""
-        WITH candidates AS (
-            SELECT record_key, dossier_id, changed_at FROM {stage}
-            UNION ALL
-            SELECT r.record_key, r.dossier_id, r.changed_at FROM {entity.table} r
-            WHERE r.record_key IN (SELECT record_key FROM {stage})),
-        owner AS (
-            SELECT DISTINCT ON (record_key) record_key, dossier_id FROM candidates
-            ORDER BY record_key, changed_at, dossier_id)
-        DELETE FROM {stage} s USING owner o
-        WHERE s.record_key = o.record_key AND s.dossier_id <> o.dossier_id
-        RETURNING s.payload::text, s.record_key, s.changed_at, o.dossier_id""").fetchall()
-    out = []
-    for payload_text, key, changed_at, owner_id in rows:
-        rec = orjson.loads(payload_text)
-        err = Invalid("duplicate_dossier_code", f"{key} belongs to HoSoID {owner_id}")
-        row = list(_quarantine_row(entity, rec, err, load_id, now))
-        row[4] = changed_at
-        out.append(tuple(row))
-    return out
 
 
 def record_run(conn: psycopg.Connection, stats: LoadStats, status: str, error: str | None = None) -> None:

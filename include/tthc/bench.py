@@ -1,0 +1,320 @@
+"""`tthc bench`: how fast the loader puts a province-year of records into PostgreSQL, against the limit
+and against the usual Airflow path, on the same server in one run.
+
+What it measures (README, "Benchmark"):
+
+1. **loader**: ``load_window`` (validation, canonical JSON, hash, binary COPY into a staging table,
+   the set-based insert into the raw table, quarantine, watermark and run log) for every day of a
+   simulated province-year of dossiers and status changes, one window per day and entity;
+2. **bare COPY**: the same valid rows, already built, binary-COPYed into a table of the same shape
+   (same primary key and index) in one transaction per day: what the server can take, the limit;
+3. **insert_rows**: ``PostgresHook.insert_rows`` (the usual Airflow path) on a sample of the same
+   rows, extrapolated as rows/s;
+4. **memory**: the loader's Python heap peak (tracemalloc) for a window of N pages and of 4N pages,
+   pages decoded lazily from the store as the HTTP client would hand them over.
+
+The pages are decoded from the simulator's store before the clock starts: the benchmark times the
+load, not the simulator or HTTP (the API's own speed is measured in the source tests). Everything is
+written to a scratch database ``<warehouse db>_bench`` on the same server, dropped at the end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import shutil
+import time
+import tracemalloc
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from tthc import TthcError
+from tthc import config as config_mod
+from tthc.bootstrap import bootstrap
+from tthc.extract.client import parse_json
+from tthc.load.entities import ENTITIES, Entity
+from tthc.load.loader import RowBuilder, copy_rows, known_procedures, load_window, register_adapters
+from tthc.sources.store import open_store
+from tthc.warehouse import admin_dsn, redact, with_credentials
+
+PAGE = 2000  # the extract's page size
+FACT_ENTITIES = ("dossiers", "status_changes")
+TARGETS = {"loader_vs_copy": 0.7, "loader_vs_insert_rows": 25.0, "memory_growth_4x_pages": 1.25}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Input: a simulated province-year, cached by its parameters and the simulator's code
+# ---------------------------------------------------------------------------------------------------
+def simulated_year(home: Path, seed: int, start: dt.date, days: int, per_year: int, echo=print) -> Path:
+    from tthc.sources import simulator, store
+
+    code = hashlib.blake2b(digest_size=6)
+    for module in (simulator, store):
+        code.update(Path(module.__file__).read_bytes())
+    target = home / "bench" / f"sim-{seed}-{start}-{days}d-{per_year}-{code.hexdigest()}"
+    if (target / "truth.json").exists():
+        echo(f"input      reusing the simulated province-year in {target}")
+        return target
+    shutil.rmtree(home / "bench", ignore_errors=True)  # older inputs: one cached year at a time
+    partial = target.with_name(target.name + ".partial")
+    t0 = time.monotonic()
+    echo(f"input      simulating {days} days at {per_year} dossiers/year (cached for the next run) ...")
+    simulator.simulate(seed, start, days, partial, per_year, "default")
+    partial.rename(target)
+    echo(f"           simulated in {time.monotonic() - t0:.1f}s")
+    return target
+
+
+def store_days(data_dir: Path, entity: Entity) -> list[tuple[int, int]]:
+    """Day windows (UTC microseconds, local midnight to midnight) covering the entity's changes."""
+    with open_store(data_dir, entity.source) as db:
+        lo, hi = db.execute(f"SELECT min(changed_us), max(changed_us) FROM {entity.name}").fetchone()
+    if lo is None:
+        return []
+    day_us = 86_400_000_000
+    offset = 7 * 3_600_000_000  # Vietnam time: days start at 17:00 UTC
+    first = (lo + offset) // day_us * day_us - offset
+    return [(t, t + day_us) for t in range(first, hi + 1, day_us)]
+
+
+def store_pages(data_dir: Path, entity: Entity, lo: int, hi: int, page: int = PAGE,
+                max_pages: int | None = None) -> Iterator[list[dict]]:
+    """The records the API would serve for [lo, hi), page by page, decoded like the client does."""
+    with open_store(data_dir, entity.source) as db:
+        cur = db.execute(f"SELECT payload FROM {entity.name} WHERE changed_us >= ? AND changed_us < ? "
+                         "ORDER BY changed_us, seq", (lo, hi))
+        pages = 0
+        while max_pages is None or pages < max_pages:
+            rows = cur.fetchmany(page)
+            if not rows:
+                return
+            pages += 1
+            yield [parse_json(p) for (p,) in rows]
+
+
+def us_to_dt(us: int) -> dt.datetime:
+    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=us)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The scratch database
+# ---------------------------------------------------------------------------------------------------
+def scratch_database(settings: config_mod.Settings) -> tuple[str, str]:
+    """(admin DSN, loader DSN) of a fresh, bootstrapped ``<db>_bench`` on the warehouse's server."""
+    admin = admin_dsn(settings, start=True)
+    name = f"{settings.warehouse_db}_bench"
+    bench_admin = with_credentials(admin, *_user_password(admin), database=name)
+    drop_database(admin, name)
+    bootstrap(settings, bench_admin)
+    with psycopg.connect(bench_admin, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA bench AUTHORIZATION tthc_loader")
+    return bench_admin, with_credentials(bench_admin, "tthc_loader", settings.role_password("tthc_loader"))
+
+
+def _user_password(dsn: str) -> tuple[str, str]:
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(dsn)
+    return unquote(parts.username or ""), unquote(parts.password or "")
+
+
+def drop_database(admin: str, name: str) -> None:
+    maintenance = with_credentials(admin, *_user_password(admin), database="postgres")
+    with psycopg.connect(maintenance, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def same_shape(conn: psycopg.Connection, entity: Entity, kind: str) -> str:
+    table = f"bench.{kind}_{entity.name}"
+    conn.execute(f"CREATE TABLE {table} (LIKE {entity.table} INCLUDING ALL)")
+    return table
+
+
+# ---------------------------------------------------------------------------------------------------
+# The three paths
+# ---------------------------------------------------------------------------------------------------
+def load_reference(conn: psycopg.Connection, data_dir: Path) -> frozenset[str]:
+    for name in ("admin_units", "agencies", "procedures"):
+        entity = ENTITIES[name]
+        load_window(conn, entity, list(store_pages(data_dir, entity, 0, 2**62)), None, None)
+    return known_procedures(conn)
+
+
+def loader_and_copy(conn: psycopg.Connection, data_dir: Path, procedures: frozenset[str], echo=print) -> dict:
+    """Day by day, each entity: the loader, then a bare COPY of the same valid rows."""
+    out = {}
+    register_adapters(conn)
+    for name in FACT_ENTITIES:
+        entity = ENTITIES[name]
+        target = same_shape(conn, entity, "copy")
+        conn.commit()
+        loader_s = copy_s = 0.0
+        read = valid = quarantined = windows = 0
+        for lo, hi in store_days(data_dir, entity):
+            pages = list(store_pages(data_dir, entity, lo, hi))
+            if not pages:
+                continue
+            windows += 1
+            t0 = time.perf_counter()
+            stats = load_window(conn, entity, pages, us_to_dt(lo), us_to_dt(hi), procedures)
+            loader_s += time.perf_counter() - t0
+            builder = RowBuilder(entity, stats.load_id, dt.datetime.now(dt.UTC), procedures)
+            rows = list(builder.rows(pages))
+            t0 = time.perf_counter()
+            with conn.transaction():
+                copy_rows(conn, target, entity, rows)
+            copy_s += time.perf_counter() - t0
+            read += stats.rows_read
+            valid += len(rows)
+            quarantined += stats.rows_quarantined
+        out[name] = {"windows": windows, "rows_read": read, "rows_valid": valid, "rows_quarantined": quarantined,
+                     "loader_s": round(loader_s, 3), "copy_s": round(copy_s, 3)}
+        echo(f"load       {name:15} {read:>9,} rows in {windows} daily windows: loader {loader_s:6.1f}s, "
+             f"bare COPY {copy_s:6.1f}s")
+    return out
+
+
+def insert_rows_sample(conn: psycopg.Connection, dsn: str, data_dir: Path, procedures: frozenset[str],
+                       sample: int) -> dict:
+    """PostgresHook.insert_rows (defaults: one INSERT per row, a commit every 1000) on the first
+    ``sample`` rows of each entity, into tables of the same shape."""
+    from tthc.airflow_env import airflow_settings
+
+    os.environ.update(airflow_settings(config_mod.load()))  # Airflow's own files under $TTHC_HOME
+    os.environ["AIRFLOW_CONN_TTHC_BENCH"] = dsn
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    hook = PostgresHook(postgres_conn_id="tthc_bench")
+    out = {}
+    for name in FACT_ENTITIES:
+        entity = ENTITIES[name]
+        target = same_shape(conn, entity, "hook")
+        conn.commit()
+        rows: list[tuple] = []
+        for lo, hi in store_days(data_dir, entity):
+            builder = RowBuilder(entity, 0, dt.datetime.now(dt.UTC), procedures)
+            rows += [tuple(r[:-3]) + (r[-3].decode(), r[-2], r[-1])
+                     for r in builder.rows(store_pages(data_dir, entity, lo, hi))]
+            if len(rows) >= sample:
+                break
+        rows = rows[:sample]
+        columns = [d.name for d in conn.execute(f"SELECT * FROM {target} LIMIT 0").description]
+        t0 = time.perf_counter()
+        hook.insert_rows(target, rows, target_fields=columns, commit_every=1000)
+        out[name] = {"rows": len(rows), "seconds": round(time.perf_counter() - t0, 3)}
+    return out
+
+
+def memory_profile(conn: psycopg.Connection, data_dir: Path, procedures: frozenset[str]) -> dict:
+    """tracemalloc peak of load_window over N and 4N lazily decoded pages (status changes)."""
+    entity = ENTITIES["status_changes"]
+    with open_store(data_dir, entity.source) as db:
+        total = db.execute(f"SELECT count(*) FROM {entity.name}").fetchone()[0]
+    page = min(PAGE, max(1, total // 8))
+    small = max(1, min(25, total // page // 4))
+    out = {"page_size": page}
+    for label, n in (("n_pages", small), ("4n_pages", 4 * small)):
+        conn.execute(f"TRUNCATE {entity.table}")  # both runs insert every row
+        conn.commit()
+        tracemalloc.start()
+        try:
+            base, _ = tracemalloc.get_traced_memory()
+            stats = load_window(conn, entity, store_pages(data_dir, entity, 0, 2**62, page, n), None, None,
+                                procedures)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        out[label] = {"pages": n, "rows": stats.rows_read, "peak_kib": round((peak - base) / 1024, 1)}
+    out["growth"] = round(out["4n_pages"]["peak_kib"] / max(out["n_pages"]["peak_kib"], 1e-9), 3)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# The command
+# ---------------------------------------------------------------------------------------------------
+def run_bench(per_year: int, json_path: Path, days: int = 365, start: dt.date = dt.date(2025, 1, 1),
+              seed: int = 7, sample: int = 20_000, keep: bool = False, echo=print) -> dict:
+    settings = config_mod.load()
+    t_all = time.monotonic()
+    data_dir = simulated_year(settings.home, seed, start, days, per_year, echo)
+    bench_admin, dsn = scratch_database(settings)
+    try:
+        with psycopg.connect(dsn) as conn:
+            server = {k: conn.execute(f"SHOW {k}").fetchone()[0]
+                      for k in ("server_version", "shared_buffers", "synchronous_commit", "fsync", "wal_level")}
+            echo(f"server     PostgreSQL {server['server_version']} at {redact(dsn)} (scratch database)")
+            procedures = load_reference(conn, data_dir)
+            paths = loader_and_copy(conn, data_dir, procedures, echo)
+            hook = insert_rows_sample(conn, bench_admin, data_dir, procedures, sample)
+            memory = memory_profile(conn, data_dir, procedures)
+    finally:
+        if not keep:
+            from urllib.parse import urlsplit
+
+            drop_database(bench_admin, urlsplit(bench_admin).path.lstrip("/"))
+    result = summarise(paths, hook, memory)
+    result.update({
+        "input": {"seed": seed, "start": start.isoformat(), "days": days, "dossiers_per_year": per_year,
+                  "page_size": PAGE, "data_dir": str(data_dir)},
+        "server": server,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "took_s": round(time.monotonic() - t_all, 1),
+    })
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(result, indent=2))
+    report(result, echo)
+    echo(f"json       {json_path}")
+    return result
+
+
+def summarise(paths: dict, hook: dict, memory: dict) -> dict:
+    valid = sum(p["rows_valid"] for p in paths.values())
+    loader_s = sum(p["loader_s"] for p in paths.values())
+    copy_s = sum(p["copy_s"] for p in paths.values())
+    hook_rows = sum(h["rows"] for h in hook.values())
+    hook_s = sum(h["seconds"] for h in hook.values())
+    rates = {"loader": valid / loader_s, "bare_copy": valid / copy_s, "insert_rows": hook_rows / hook_s}
+    ratios = {"loader_vs_copy": rates["loader"] / rates["bare_copy"],
+              "loader_vs_insert_rows": rates["loader"] / rates["insert_rows"],
+              "memory_growth_4x_pages": memory["growth"]}
+    met = {"loader_vs_copy": ratios["loader_vs_copy"] >= TARGETS["loader_vs_copy"],
+           "loader_vs_insert_rows": ratios["loader_vs_insert_rows"] >= TARGETS["loader_vs_insert_rows"],
+           "memory_growth_4x_pages": ratios["memory_growth_4x_pages"] <= TARGETS["memory_growth_4x_pages"]}
+    return {
+        "rows": valid,
+        "rows_per_s": {k: round(v) for k, v in rates.items()},
+        "ratios": {k: round(v, 3) for k, v in ratios.items()},
+        "targets": TARGETS, "targets_met": met, "all_targets_met": all(met.values()),
+        "insert_rows_extrapolated_s": round(valid / rates["insert_rows"], 1),
+        "entities": paths, "insert_rows_sample": hook, "memory": memory,
+    }
+
+
+def report(r: dict, echo=print) -> None:
+    rates, ratios, met = r["rows_per_s"], r["ratios"], r["targets_met"]
+    mark = {True: "met", False: "MISSED"}
+    echo(f"rows/s     loader {rates['loader']:,}  bare COPY {rates['bare_copy']:,}  "
+         f"insert_rows {rates['insert_rows']:,} (sample of {sum(h['rows'] for h in r['insert_rows_sample'].values()):,};"
+         f" {r['insert_rows_extrapolated_s']:,}s for all {r['rows']:,} rows)")
+    echo(f"targets    loader/COPY {ratios['loader_vs_copy']:.2f} (>= {TARGETS['loader_vs_copy']}: "
+         f"{mark[met['loader_vs_copy']]}); loader/insert_rows {ratios['loader_vs_insert_rows']:.1f} "
+         f"(>= {TARGETS['loader_vs_insert_rows']:.0f}: {mark[met['loader_vs_insert_rows']]})")
+    m = r["memory"]
+    echo(f"memory     loader heap peak {m['n_pages']['peak_kib']:,} KiB for {m['n_pages']['pages']} pages, "
+         f"{m['4n_pages']['peak_kib']:,} KiB for {m['4n_pages']['pages']} pages: x{ratios['memory_growth_4x_pages']}"
+         f" (<= {TARGETS['memory_growth_4x_pages']}: {mark[met['memory_growth_4x_pages']]})")
+
+
+def cli_bench(args) -> int:
+    if args.sample < 100:
+        raise TthcError("--sample must be at least 100 rows")
+    run_bench(args.dossiers_per_year, args.json, days=args.days, start=args.start, seed=args.seed,
+              sample=args.sample, keep=args.keep)
+    return 0
+
