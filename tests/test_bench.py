@@ -1,0 +1,40 @@
+"""`tthc bench` runs end to end on a small input and its figures add up (no timing asserts here)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import psycopg
+from conftest import run_cli
+
+
+def test_bench_runs_and_accounts_for_every_record(warehouse, tmp_path):
+    out = tmp_path / "bench.json"
+    result = run_cli("bench", "--dossiers-per-year", "20000", "--days", "3", "--start", "2025-03-03",
+                     "--sample", "300", "--json", str(out), timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "rows/s" in result.stdout and "targets" in result.stdout and "memory" in result.stdout
+    r = json.loads(out.read_text())
+    assert set(r["rows_per_s"]) == {"loader", "bare_copy", "staging_upsert", "insert_rows"}
+    assert all(v > 0 for v in r["rows_per_s"].values())
+    data_dir = r["input"]["data_dir"]
+    with sqlite3.connect(f"{data_dir}/onestop.sqlite") as store:
+        for name, e in r["entities"].items():
+            in_store = store.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+            assert e["rows_read"] == in_store > 0
+            # every record is loaded or quarantined, none twice (the store holds no duplicates)
+            assert e["rows_loaded"] + e["rows_quarantined"] == e["rows_read"]
+    assert {h["rows"] for h in r["insert_rows_sample"].values()} == {300}
+    memory = r["memory"]
+    assert memory["4n_pages"]["pages"] == 4 * memory["n_pages"]["pages"]
+    assert memory["4n_pages"]["rows"] > memory["n_pages"]["rows"] > 0
+    assert set(r["targets_met"]) == set(r["targets"])
+    with psycopg.connect(warehouse) as conn:  # the scratch database is gone
+        assert conn.execute("SELECT count(*) FROM pg_database WHERE datname LIKE '%%_bench'").fetchone()[0] == 0
+
+
+def test_bench_rejects_a_tiny_sample():
+    result = run_cli("bench", "--sample", "5", "--json", "x.json")
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0 and "--sample" in result.stderr
