@@ -102,3 +102,20 @@ def test_docker_compose_file_validates():
     broken = subprocess.run([tool, "-f", "-", "config", "-q"], input="services: [not, a, mapping]\n",
                             capture_output=True, text=True, env=env)
     assert broken.returncode != 0
+
+
+def test_make_airflow_environment_is_loopback_and_self_consistent(warehouse, settings, monkeypatch):
+    """What `make airflow` hands to `airflow standalone`: API on loopback, workers reporting to that same
+    address, few processes, and this venv's `airflow` first on PATH (standalone spawns it by name)."""
+    from tthc.airflow_local import standalone_env
+
+    monkeypatch.setenv("TTHC_AIRFLOW_PORT", "8795")
+    env = standalone_env(settings)
+    assert env["AIRFLOW__API__HOST"] == "127.0.0.1" and env["AIRFLOW__API__PORT"] == "8795"
+    assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://127.0.0.1:8795/execution/"
+    assert int(env["AIRFLOW__CORE__PARALLELISM"]) <= 4
+    first = Path(env["PATH"].split(os.pathsep)[0])
+    assert (first / "airflow").exists() and (first / "tthc").exists()
+    for source in ("ONESTOP", "POPULATION", "PORTAL"):
+        assert env[f"AIRFLOW_CONN_TTHC_{source}"]
+    assert "tthc_loader" in env["AIRFLOW_CONN_TTHC_WAREHOUSE"]

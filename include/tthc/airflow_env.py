@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def airflow_settings(settings: config_mod.Settings) -> dict[str, str]:
     home = settings.home / "airflow"
+    port = os.environ.get("TTHC_AIRFLOW_PORT", "8080")
     return {
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
@@ -21,7 +22,9 @@ def airflow_settings(settings: config_mod.Settings) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__PORT": os.environ.get("TTHC_AIRFLOW_PORT", "8080"),
+        "AIRFLOW__API__PORT": port,
+        # task workers report to the API server's execution API: the same loopback address and port
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
         "AIRFLOW__API__WORKERS": "1",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",

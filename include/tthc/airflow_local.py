@@ -10,6 +10,7 @@ import logging
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from tthc import config as config_mod
 from tthc.airflow_env import ROOT, local_airflow_env
@@ -52,13 +53,31 @@ class DagRunner:
         return str(run.state)
 
 
-def cli_airflow() -> int:
-    """`make airflow`: airflow standalone on 127.0.0.1, wired to the embedded warehouse and local sources."""
+def standalone_env(settings: config_mod.Settings) -> dict[str, str]:
+    env = {**os.environ, **local_airflow_env(settings)}
+    # standalone starts its components as `airflow ...` from PATH: this venv's, even when not activated
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env
+
+
+def cli_airflow(demo_sources: Path = Path("out/sources")) -> int:
+    """`make airflow`: airflow standalone on 127.0.0.1, wired to the embedded warehouse and to the local
+    source APIs, which it serves for as long as Airflow runs (the demo's simulated days when there are
+    some, else three simulated days of its own)."""
     from tthc.bootstrap import bootstrap
+    from tthc.sources.serve import SourcesProcess, data_end
+    from tthc.sources.simulator import simulate
 
     settings = config_mod.load()
     bootstrap(settings)
-    env = {**os.environ, **local_airflow_env(settings)}
-    print(f"Airflow UI: http://127.0.0.1:{env['AIRFLOW__API__PORT']} (credentials printed by airflow standalone);"
-          " start the sources with: tthc sources serve --data DIR", flush=True)
-    return subprocess.call([sys.executable, "-m", "airflow", "standalone"], env=env)
+    data_dir = demo_sources if (demo_sources / "truth.json").exists() else settings.home / "sources"
+    if not (data_dir / "truth.json").exists():
+        simulate(7, dt.date(2025, 3, 3), 3, data_dir, faults="default", province=settings.province)
+    env = standalone_env(settings)
+    with SourcesProcess(data_dir):
+        print(f"sources    {settings.onestop_url}, {settings.population_url}, {settings.portal_url} "
+              f"serving {data_dir} (simulated now: {data_end(data_dir).isoformat()})", flush=True)
+        print(f"Airflow UI http://127.0.0.1:{env['AIRFLOW__API__PORT']} (credentials printed by airflow standalone)."
+              " The DAGs start paused; trigger a run for a simulated hour, or backfill the simulated days.",
+              flush=True)
+        return subprocess.call([sys.executable, "-m", "airflow", "standalone"], env=env)
