@@ -8,9 +8,11 @@ What it measures (README, "Benchmark"):
    simulated province-year of dossiers and status changes, one window per day and entity;
 2. **bare COPY**: the same valid rows, already built, binary-COPYed into a table of the same shape
    (same primary key and index) in one transaction per day: what the server can take, the limit;
-3. **insert_rows**: ``PostgresHook.insert_rows`` (the usual Airflow path) on a sample of the same
+3. **staging + upsert**: the loader's server part alone: the same pre-built rows through a temporary
+   table and ``INSERT ... ON CONFLICT`` (shows how much of the loader's time is the server's);
+4. **insert_rows**: ``PostgresHook.insert_rows`` (the usual Airflow path) on a sample of the same
    rows, extrapolated as rows/s;
-4. **memory**: the loader's Python heap peak (tracemalloc) for a window of N pages and of 4N pages,
+5. **memory**: the loader's Python heap peak (tracemalloc) for a window of N pages and of 4N pages,
    pages decoded lazily from the store as the HTTP client would hand them over.
 
 The pages are decoded from the simulator's store before the clock starts: the benchmark times the
@@ -156,7 +158,7 @@ def load_reference(conn: psycopg.Connection, data_dir: Path) -> frozenset[str]:
 
 def loader_and_copy(conn: psycopg.Connection, data_dir: Path, procedures: frozenset[str], echo=print) -> dict:
     """Day by day, each entity: the loader; a bare COPY of the same valid rows; and the same rows
-    through a staging table and INSERT ... ON CONFLICT (the server's part of a staging design)."""
+    through a staging table and INSERT ... ON CONFLICT (the loader's server part alone)."""
     out = {}
     register_adapters(conn)
     for name in FACT_ENTITIES:

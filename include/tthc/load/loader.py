@@ -1,6 +1,5 @@
-"""Stream pages of source records into a raw table: per page, validation, one indexed look-up of the
-page's keys and a binary COPY of the new versions straight into the raw table; quarantine, watermark
-and run log in the same transaction, one transaction per window.
+"""Stream pages of source records into a raw table: binary COPY into a staging table, one set-based
+insert into the raw table, quarantine, watermark and run log, all in one transaction per window.
 
 Raw tables are **version logs** (the documented rule): one row per distinct version of a source
 record, keyed by ``(record_key, _record_hash)``. Re-delivering a version that is already there is a
@@ -188,82 +187,6 @@ def copy_rows(conn: psycopg.Connection, table: str, entity: Entity, rows: Iterab
             copy.write_row(row)
 
 
-class NewVersions:
-    """Keeps the rows of a page that are new versions, with two indexed queries per page (they see
-    the earlier pages of the same transaction):
-
-    - versions: an identical version has the same ``changed_at`` (it is part of the hashed record), so
-      the versions already stored are found by a range scan of ``changed_at`` over the page's span,
-      empty for a window loaded the first time;
-    - keys: which of the new versions' keys are stored already (new version = *updated*, else
-      *inserted*), one probe per key. For dossiers the probe also returns each code's owner: a code
-      belongs to the dossier (HoSoID) that first recorded it, and another dossier's rows with that
-      code are quarantined (checked before the version test, so a rerun quarantines them again).
-    """
-
-    def __init__(self, conn: psycopg.Connection, entity: Entity, stats: LoadStats, builder: RowBuilder):
-        self.conn, self.entity, self.stats, self.builder = conn, entity, stats, builder
-        self.unique_code = "unique_code" in entity.checks
-        self.versions = (f"SELECT record_key, _record_hash FROM {entity.table} "
-                         "WHERE changed_at >= %s AND changed_at <= %s")
-        self.keys = (f"SELECT record_key, dossier_id, changed_at FROM {entity.table} WHERE record_key = ANY(%s)"
-                     if self.unique_code else  # every version of the page's codes; else: does the key exist
-                     f"SELECT k, true FROM unnest(%s::text[]) AS k "
-                     f"CROSS JOIN LATERAL (SELECT FROM {entity.table} r WHERE r.record_key = k LIMIT 1) AS o")
-        self.id_at = 3 + [c.name for c in entity.columns].index("dossier_id") if self.unique_code else 0
-
-    def __call__(self, rows: list[list]) -> list[list]:
-        if not rows:
-            return rows
-        stored: dict[str, tuple] = {}
-        if self.unique_code:
-            stored = {}
-            for k, dossier_id, changed_at in self.conn.execute(self.keys, (list({r[0] for r in rows}),), prepare=False):
-                if k not in stored or (changed_at, dossier_id) < (stored[k][1], stored[k][0]):
-                    stored[k] = (dossier_id, changed_at)
-            rows = self._owned(rows, stored)
-            if not rows:
-                return rows
-        changed = [r[2] for r in rows]
-        versions = set(self.conn.execute(self.versions, (min(changed), max(changed)), binary=True).fetchall())
-        new = []
-        for row in rows:
-            version = (row[0], row[1])
-            if version in versions:
-                self.stats.rows_unchanged += 1
-            else:
-                versions.add(version)
-                new.append(row)
-        if not self.unique_code and new:
-            stored = {k: () for k, _ in self.conn.execute(self.keys, (list({r[0] for r in new}),), prepare=False)}
-        for row in new:
-            if row[0] in stored:
-                self.stats.rows_updated += 1
-            else:
-                self.stats.rows_inserted += 1
-                stored[row[0]] = ()
-        return new
-
-    def _owned(self, rows: list[list], stored: dict[str, tuple]) -> list[list]:
-        i = self.id_at
-        owner = {k: (changed_at, dossier_id) for k, (dossier_id, changed_at) in stored.items()}
-        for row in rows:
-            if row[0] not in owner or (row[2], row[i]) < owner[row[0]]:
-                owner[row[0]] = (row[2], row[i])
-        kept = []
-        for row in rows:
-            first = owner[row[0]][1]
-            if row[i] == first:
-                kept.append(row)
-                continue
-            err = Invalid("duplicate_dossier_code", f"{row[0]} belongs to HoSoID {first}")
-            q = list(_quarantine_row(self.entity, orjson.loads(bytes(row[-3])), err, self.builder.load_id,
-                                     self.builder.now))
-            q[4] = row[2]
-            self.builder.quarantined.append(tuple(q))
-        return kept
-
-
 _DONE = object()
 
 
@@ -314,32 +237,46 @@ def load_window(conn: psycopg.Connection, entity: Entity, pages: Iterable[list[d
                 procedures: frozenset[str] | None = None) -> LoadStats:
     """Load every page of one window in one transaction; returns what happened.
 
-    Page by page: validate and build the rows, keep the new versions (``NewVersions``), binary-COPY
-    them straight into the raw table. Fetching and building run one page ahead in a thread, so the
-    Python work overlaps the server's (``prefetch``). Loads of one raw table are serialised by a transaction-level
-    advisory lock, so a concurrent run (a backfill beside the schedule) waits rather than races."""
+    Pages are fetched, checked and built one page ahead in a thread (``prefetch``) and streamed by one
+    binary COPY into a temporary staging table; then the dossier-code rule, the quarantine, one
+    set-based insert of the new versions, the watermark and the run log. Loads of one raw table are
+    serialised by a transaction-level advisory lock, so a concurrent run (a backfill beside the
+    schedule) waits rather than races."""
     t0 = time.monotonic()
     stats = LoadStats(entity.source, entity.name, window_start, window_end)
     register_adapters(conn)
+    col_names = ", ".join(c for c, _ in raw_columns(entity))
+    stage = f"stage_{entity.name}"
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (entity.table,))
         load_id = conn.execute("SELECT nextval('audit.load_run_load_id_seq')").fetchone()[0]
         stats.load_id = load_id
-        # the look-ups are key probes and range scans: never let stale statistics pick a table scan
-        conn.execute("SET LOCAL enable_seqscan = off")
         builder = RowBuilder(entity, load_id, dt.datetime.now(dt.UTC), procedures)
-        new_versions = NewVersions(conn, entity, stats, builder)
-        for rows in prefetch(builder.page(page) for page in pages):
-            rows = new_versions(rows)
-            if rows:
-                copy_rows(conn, entity.table, entity, rows)
+        conn.execute(f"CREATE TEMP TABLE {stage} (LIKE {entity.table}) ON COMMIT DROP")
+        copy_rows(conn, stage, entity, (row for rows in prefetch(builder.page(p) for p in pages) for row in rows))
         stats.rows_read = builder.rows_read
         quarantined = builder.quarantined
+        if "unique_code" in entity.checks:
+            quarantined += _claimed_codes(conn, entity, stage, load_id, builder.now)
         if quarantined:
             with conn.cursor() as cur:
                 cur.executemany(f"INSERT INTO raw_{entity.source}.quarantine ({', '.join(QUARANTINE_COLS)}) "
                                 f"VALUES ({', '.join(['%s'] * len(QUARANTINE_COLS))}) ON CONFLICT DO NOTHING",
                                 quarantined)
+        inserted, updated, staged = conn.execute(f"""
+            WITH ins AS (
+                INSERT INTO {entity.table} ({col_names})
+                SELECT DISTINCT ON (record_key, _record_hash) {col_names} FROM {stage}
+                ON CONFLICT (record_key, _record_hash) DO NOTHING
+                RETURNING record_key)
+            SELECT count(*),
+                   count(*) FILTER (WHERE EXISTS (SELECT 1 FROM {entity.table} r WHERE r.record_key = ins.record_key)),
+                   (SELECT count(*) FROM {stage})
+            FROM ins""").fetchone()
+        conn.execute(f"DROP TABLE {stage}")  # also when this transaction is a savepoint of a longer one
+        stats.rows_updated = updated
+        stats.rows_inserted = inserted - updated
+        stats.rows_unchanged = staged - inserted
         stats.rows_quarantined = len(quarantined)
         for q in quarantined:
             stats.quarantine_reasons[q[2]] = stats.quarantine_reasons.get(q[2], 0) + 1
@@ -355,6 +292,29 @@ def load_window(conn: psycopg.Connection, entity: Entity, pages: Iterable[list[d
         record_run(conn, stats, "success")
     log.info("loaded", extra={k: v for k, v in stats.as_dict().items() if k != "quarantine_reasons"})
     return stats
+
+
+def _claimed_codes(conn, entity: Entity, stage: str, load_id: int, now: dt.datetime) -> list[tuple]:
+    """Dossiers whose code already belongs to another dossier (HoSoID): first recorded owner wins."""
+    rows = conn.execute(f"""
+        WITH candidates AS (
+            SELECT record_key, dossier_id, changed_at FROM {stage}
+            UNION ALL
+            SELECT r.record_key, r.dossier_id, r.changed_at FROM {entity.table} r
+            WHERE r.record_key IN (SELECT record_key FROM {stage})),
+        owner AS (
+            SELECT DISTINCT ON (record_key) record_key, dossier_id FROM candidates
+            ORDER BY record_key, changed_at, dossier_id)
+        DELETE FROM {stage} s USING owner o
+        WHERE s.record_key = o.record_key AND s.dossier_id <> o.dossier_id
+        RETURNING s.payload::text, s.record_key, s.changed_at, o.dossier_id""").fetchall()
+    out = []
+    for payload_text, key, changed_at, owner_id in rows:
+        err = Invalid("duplicate_dossier_code", f"{key} belongs to HoSoID {owner_id}")
+        row = list(_quarantine_row(entity, orjson.loads(payload_text), err, load_id, now))
+        row[4] = changed_at
+        out.append(tuple(row))
+    return out
 
 
 def record_run(conn: psycopg.Connection, stats: LoadStats, status: str, error: str | None = None) -> None:
