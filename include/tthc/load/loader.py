@@ -254,6 +254,7 @@ def load_window(conn: psycopg.Connection, entity: Entity, pages: Iterable[list[d
         builder = RowBuilder(entity, load_id, dt.datetime.now(dt.UTC), procedures)
         conn.execute(f"CREATE TEMP TABLE {stage} (LIKE {entity.table}) ON COMMIT DROP")
         copy_rows(conn, stage, entity, (row for rows in prefetch(builder.page(p) for p in pages) for row in rows))
+        conn.execute(f"ANALYZE {stage}")  # temporary tables get no statistics otherwise
         stats.rows_read = builder.rows_read
         quarantined = builder.quarantined
         if "unique_code" in entity.checks:
@@ -263,16 +264,18 @@ def load_window(conn: psycopg.Connection, entity: Entity, pages: Iterable[list[d
                 cur.executemany(f"INSERT INTO raw_{entity.source}.quarantine ({', '.join(QUARANTINE_COLS)}) "
                                 f"VALUES ({', '.join(['%s'] * len(QUARANTINE_COLS))}) ON CONFLICT DO NOTHING",
                                 quarantined)
-        inserted, updated, staged = conn.execute(f"""
-            WITH ins AS (
-                INSERT INTO {entity.table} ({col_names})
-                SELECT DISTINCT ON (record_key, _record_hash) {col_names} FROM {stage}
-                ON CONFLICT (record_key, _record_hash) DO NOTHING
-                RETURNING record_key)
-            SELECT count(*),
-                   count(*) FILTER (WHERE EXISTS (SELECT 1 FROM {entity.table} r WHERE r.record_key = ins.record_key)),
-                   (SELECT count(*) FROM {stage})
-            FROM ins""").fetchone()
+        # counted before the insert, so no statement reads the table it is writing (a plan made while the
+        # raw table was empty would otherwise rescan the rows it inserts: quadratic on a first backfill)
+        staged, updated = conn.execute(f"""
+            SELECT (SELECT count(*) FROM {stage}), count(*) FROM (
+                SELECT DISTINCT record_key, _record_hash FROM {stage}) s
+            WHERE EXISTS (SELECT 1 FROM {entity.table} r WHERE r.record_key = s.record_key)
+              AND NOT EXISTS (SELECT 1 FROM {entity.table} r
+                              WHERE r.record_key = s.record_key AND r._record_hash = s._record_hash)""").fetchone()
+        inserted = conn.execute(f"""
+            INSERT INTO {entity.table} ({col_names})
+            SELECT DISTINCT ON (record_key, _record_hash) {col_names} FROM {stage}
+            ON CONFLICT (record_key, _record_hash) DO NOTHING""").rowcount
         conn.execute(f"DROP TABLE {stage}")  # also when this transaction is a savepoint of a longer one
         stats.rows_updated = updated
         stats.rows_inserted = inserted - updated
