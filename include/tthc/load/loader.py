@@ -254,7 +254,6 @@ def load_window(conn: psycopg.Connection, entity: Entity, pages: Iterable[list[d
         builder = RowBuilder(entity, load_id, dt.datetime.now(dt.UTC), procedures)
         conn.execute(f"CREATE TEMP TABLE {stage} (LIKE {entity.table}) ON COMMIT DROP")
         copy_rows(conn, stage, entity, (row for rows in prefetch(builder.page(p) for p in pages) for row in rows))
-        conn.execute(f"ANALYZE {stage}")  # temporary tables get no statistics otherwise
         stats.rows_read = builder.rows_read
         quarantined = builder.quarantined
         if "unique_code" in entity.checks:
@@ -266,16 +265,16 @@ def load_window(conn: psycopg.Connection, entity: Entity, pages: Iterable[list[d
                                 quarantined)
         # counted before the insert, so no statement reads the table it is writing (a plan made while the
         # raw table was empty would otherwise rescan the rows it inserts: quadratic on a first backfill)
-        staged, updated = conn.execute(f"""
-            SELECT (SELECT count(*) FROM {stage}), count(*) FROM (
-                SELECT DISTINCT record_key, _record_hash FROM {stage}) s
-            WHERE EXISTS (SELECT 1 FROM {entity.table} r WHERE r.record_key = s.record_key)
-              AND NOT EXISTS (SELECT 1 FROM {entity.table} r
-                              WHERE r.record_key = s.record_key AND r._record_hash = s._record_hash)""").fetchone()
+        distinct, known_key = conn.execute(f"""
+            SELECT count(*), count(*) FILTER (
+                WHERE EXISTS (SELECT 1 FROM {entity.table} r WHERE r.record_key = s.record_key))
+            FROM (SELECT DISTINCT record_key, _record_hash FROM {stage}) s""").fetchone()
         inserted = conn.execute(f"""
             INSERT INTO {entity.table} ({col_names})
             SELECT DISTINCT ON (record_key, _record_hash) {col_names} FROM {stage}
             ON CONFLICT (record_key, _record_hash) DO NOTHING""").rowcount
+        staged = conn.execute(f"SELECT count(*) FROM {stage}").fetchone()[0]
+        updated = known_key - (distinct - inserted)  # versions already stored all have a known key
         conn.execute(f"DROP TABLE {stage}")  # also when this transaction is a savepoint of a longer one
         stats.rows_updated = updated
         stats.rows_inserted = inserted - updated
