@@ -20,7 +20,6 @@ import hashlib
 import json
 import logging
 import queue
-import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -215,8 +214,6 @@ def prefetch(items: Iterator, depth: int = 2) -> Iterator:
             put(err)
 
     worker = threading.Thread(target=produce, name="tthc-prefetch", daemon=True)
-    switch = sys.getswitchinterval()
-    sys.setswitchinterval(0.0005)  # the consumer mostly waits on the server: give it the GIL back quickly
     worker.start()
     try:
         while True:
@@ -229,7 +226,6 @@ def prefetch(items: Iterator, depth: int = 2) -> Iterator:
     finally:
         stop.set()
         worker.join(timeout=30)
-        sys.setswitchinterval(switch)
 
 
 def load_window(conn: psycopg.Connection, entity: Entity, pages: Iterable[list[dict]],
