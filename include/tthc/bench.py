@@ -40,20 +40,22 @@ from psycopg import sql
 from tthc import TthcError
 from tthc import config as config_mod
 from tthc.bootstrap import bootstrap
+from tthc.config import DEFAULT_PAGE_SIZE
 from tthc.extract.client import parse_json
 from tthc.load.entities import ENTITIES, Entity
 from tthc.load.loader import (
     RowBuilder,
     copy_rows,
+    create_stage,
+    insert_new_versions,
     known_procedures,
     load_window,
-    raw_columns,
     register_adapters,
 )
 from tthc.sources.store import open_store
-from tthc.warehouse import admin_dsn, redact, with_credentials
+from tthc.warehouse import admin_dsn, on_database, redact, with_credentials
 
-PAGE = 2000  # the extract's page size
+PAGE = DEFAULT_PAGE_SIZE
 FACT_ENTITIES = ("dossiers", "status_changes")
 TARGETS = {"loader_vs_copy": 0.7, "loader_vs_insert_rows": 25.0, "memory_growth_4x_pages": 1.25}
 
@@ -119,7 +121,7 @@ def scratch_database(settings: config_mod.Settings) -> tuple[str, str]:
     """(admin DSN, loader DSN) of a fresh, bootstrapped ``<db>_bench`` on the warehouse's server."""
     admin = admin_dsn(settings, start=True)
     name = f"{settings.warehouse_db}_bench"
-    bench_admin = with_credentials(admin, *_user_password(admin), database=name)
+    bench_admin = on_database(admin, name)
     drop_database(admin, name)
     bootstrap(settings, bench_admin)
     with psycopg.connect(bench_admin, autocommit=True) as conn:
@@ -127,16 +129,8 @@ def scratch_database(settings: config_mod.Settings) -> tuple[str, str]:
     return bench_admin, with_credentials(bench_admin, "tthc_loader", settings.role_password("tthc_loader"))
 
 
-def _user_password(dsn: str) -> tuple[str, str]:
-    from urllib.parse import unquote, urlsplit
-
-    parts = urlsplit(dsn)
-    return unquote(parts.username or ""), unquote(parts.password or "")
-
-
 def drop_database(admin: str, name: str) -> None:
-    maintenance = with_credentials(admin, *_user_password(admin), database="postgres")
-    with psycopg.connect(maintenance, autocommit=True) as conn:
+    with psycopg.connect(on_database(admin, "postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
@@ -199,12 +193,11 @@ def loader_and_copy(conn: psycopg.Connection, data_dir: Path, procedures: frozen
 
 
 def staging_upsert(conn: psycopg.Connection, table: str, entity: Entity, rows: list[list]) -> None:
-    cols = ", ".join(c for c, _ in raw_columns(entity))
     with conn.transaction():
-        conn.execute(f"CREATE TEMP TABLE bench_stage (LIKE {table}) ON COMMIT DROP")
-        copy_rows(conn, "bench_stage", entity, rows)
-        conn.execute(f"INSERT INTO {table} ({cols}) SELECT DISTINCT ON (record_key, _record_hash) {cols} "
-                     "FROM bench_stage ON CONFLICT (record_key, _record_hash) DO NOTHING")
+        stage = create_stage(conn, entity)
+        copy_rows(conn, stage, entity, rows)
+        insert_new_versions(conn, entity, stage, table)
+        conn.execute(f"DROP TABLE {stage}")
 
 
 def insert_rows_sample(conn: psycopg.Connection, dsn: str, data_dir: Path, procedures: frozenset[str],

@@ -14,7 +14,7 @@ from psycopg import sql
 
 from tthc.config import ROLES, Settings
 from tthc.load.loader import raw_ddl
-from tthc.warehouse import admin_dsn, with_credentials
+from tthc.warehouse import admin_dsn, on_database, with_credentials
 
 RAW_SCHEMAS = ("raw_onestop", "raw_population", "raw_portal")
 MODEL_SCHEMAS = ("staging", "intermediate", "marts")
@@ -31,8 +31,7 @@ def _can_login(dsn: str, role: str, password: str) -> bool:
 
 def ensure_database(dsn: str) -> None:
     dbname = urlsplit(dsn).path.lstrip("/")
-    maintenance = with_credentials(dsn, urlsplit(dsn).username or "postgres", urlsplit(dsn).password or "",
-                                   database="postgres")
+    maintenance = on_database(dsn, "postgres")
     try:
         with psycopg.connect(dsn, connect_timeout=10):
             return

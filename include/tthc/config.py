@@ -16,6 +16,8 @@ from pathlib import Path
 
 from tthc import TthcError
 
+DEFAULT_PAGE_SIZE = 2000  # records per source API page
+
 # name -> (default, description); the README's configuration table is generated from this.
 SETTINGS: dict[str, tuple[str, str]] = {
     "TTHC_HOME": (".tthc", "state directory: embedded PostgreSQL data, generated secrets, source stores"),
@@ -32,7 +34,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "TTHC_ONESTOP_URL": ("http://127.0.0.1:8601", "one-stop system API"),
     "TTHC_POPULATION_URL": ("http://127.0.0.1:8602", "national population database API (mock)"),
     "TTHC_PORTAL_URL": ("http://127.0.0.1:8603", "national public service portal API"),
-    "TTHC_PAGE_SIZE": ("2000", "records per source API page (1-5000; in Airflow: the connection extra page_size)"),
+    "TTHC_PAGE_SIZE": (str(DEFAULT_PAGE_SIZE), "records per source API page (1-5000; in Airflow: the connection extra page_size)"),
     "TTHC_SYNC_SLA_MINUTES": ("60", "G2/G3: a status must reach the portal within this"),
     "TTHC_MISSING_AFTER_HOURS": ("24", "G1/G4: a dossier or application missing longer than this is a gap"),
 }
@@ -66,7 +68,7 @@ class Settings:
     portal_url: str
     sync_sla_minutes: int
     missing_after_hours: int
-    page_size: int = 2000
+    page_size: int = DEFAULT_PAGE_SIZE
 
     @property
     def embedded(self) -> bool:

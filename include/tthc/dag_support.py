@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 
+from tthc.config import DEFAULT_PAGE_SIZE
 from tthc.load.entities import VERIFICATIONS, by_source
 from tthc.pipeline import Endpoint
 
@@ -45,7 +46,7 @@ def endpoint(source: str) -> Endpoint:
     conn = connection(f"tthc_{source}")
     scheme = conn.schema or "http"
     port = f":{conn.port}" if conn.port else ""
-    page_size = int((conn.extra_dejson or {}).get("page_size", 2000))
+    page_size = int((conn.extra_dejson or {}).get("page_size", DEFAULT_PAGE_SIZE))
     return Endpoint(f"{scheme}://{conn.host}{port}", conn.password or "", page_size=page_size)
 
 

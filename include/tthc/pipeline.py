@@ -29,7 +29,7 @@ class Endpoint:
     api_key: str
     timeout: float = 10.0
     max_seconds: float = 600.0
-    page_size: int = 2000
+    page_size: int = config_mod.DEFAULT_PAGE_SIZE
 
 
 def endpoints_from_settings(settings: config_mod.Settings | None = None) -> dict[str, Endpoint]:

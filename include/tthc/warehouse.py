@@ -16,7 +16,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from tthc import TthcError
 from tthc.config import Settings
@@ -48,6 +48,12 @@ def with_credentials(dsn: str, user: str, password: str, database: str | None = 
         netloc += f":{parts.port}"
     path = f"/{database}" if database else parts.path
     return urlunsplit(parts._replace(netloc=netloc, path=path))
+
+
+def on_database(dsn: str, database: str) -> str:
+    """The same server and credentials, another database (e.g. ``postgres`` to create or drop one)."""
+    parts = urlsplit(dsn)
+    return with_credentials(dsn, unquote(parts.username or "postgres"), unquote(parts.password or ""), database)
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:

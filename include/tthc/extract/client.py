@@ -19,6 +19,8 @@ import orjson
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_after_delay
 from tenacity.wait import wait_random_exponential
 
+from tthc.config import DEFAULT_PAGE_SIZE
+
 log = logging.getLogger("tthc.extract")
 
 
@@ -118,7 +120,7 @@ class SourceClient:
             raise SourceError(f"{self.source} {method} {path}: gave up after {self.max_attempts} attempts or "
                               f"{self.max_seconds:.0f}s: {type(err).__name__} {err}") from err
 
-    def pages(self, path: str, since: dt.datetime | None, until: dt.datetime, limit: int = 2000,
+    def pages(self, path: str, since: dt.datetime | None, until: dt.datetime, limit: int = DEFAULT_PAGE_SIZE,
               ) -> Iterator[list[dict]]:
         """Every page of a change feed in [since, until)."""
         deadline = time.monotonic() + self.max_seconds

@@ -228,6 +228,22 @@ def prefetch(items: Iterator, depth: int = 2) -> Iterator:
         worker.join(timeout=30)
 
 
+def create_stage(conn: psycopg.Connection, entity: Entity) -> str:
+    """A temporary table shaped like the entity's raw table, dropped at commit at the latest."""
+    stage = f"stage_{entity.name}"
+    conn.execute(f"CREATE TEMP TABLE {stage} (LIKE {entity.table}) ON COMMIT DROP")
+    return stage
+
+
+def insert_new_versions(conn: psycopg.Connection, entity: Entity, stage: str, table: str | None = None) -> int:
+    """The set-based upsert: the staged versions not stored yet go into the raw table (or ``table``)."""
+    cols = ", ".join(c for c, _ in raw_columns(entity))
+    return conn.execute(f"""
+        INSERT INTO {table or entity.table} ({cols})
+        SELECT DISTINCT ON (record_key, _record_hash) {cols} FROM {stage}
+        ON CONFLICT (record_key, _record_hash) DO NOTHING""").rowcount
+
+
 def load_window(conn: psycopg.Connection, entity: Entity, pages: Iterable[list[dict]],
                 window_start: dt.datetime | None, window_end: dt.datetime | None,
                 procedures: frozenset[str] | None = None) -> LoadStats:
@@ -241,14 +257,12 @@ def load_window(conn: psycopg.Connection, entity: Entity, pages: Iterable[list[d
     t0 = time.monotonic()
     stats = LoadStats(entity.source, entity.name, window_start, window_end)
     register_adapters(conn)
-    col_names = ", ".join(c for c, _ in raw_columns(entity))
-    stage = f"stage_{entity.name}"
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (entity.table,))
         load_id = conn.execute("SELECT nextval('audit.load_run_load_id_seq')").fetchone()[0]
         stats.load_id = load_id
         builder = RowBuilder(entity, load_id, dt.datetime.now(dt.UTC), procedures)
-        conn.execute(f"CREATE TEMP TABLE {stage} (LIKE {entity.table}) ON COMMIT DROP")
+        stage = create_stage(conn, entity)
         copy_rows(conn, stage, entity, (row for rows in prefetch(builder.page(p) for p in pages) for row in rows))
         stats.rows_read = builder.rows_read
         quarantined = builder.quarantined
@@ -261,15 +275,11 @@ def load_window(conn: psycopg.Connection, entity: Entity, pages: Iterable[list[d
                                 quarantined)
         # counted before the insert, so no statement reads the table it is writing (a plan made while the
         # raw table was empty would otherwise rescan the rows it inserts: quadratic on a first backfill)
-        distinct, known_key = conn.execute(f"""
-            SELECT count(*), count(*) FILTER (
+        staged, distinct, known_key = conn.execute(f"""
+            SELECT (SELECT count(*) FROM {stage}), count(*), count(*) FILTER (
                 WHERE EXISTS (SELECT 1 FROM {entity.table} r WHERE r.record_key = s.record_key))
             FROM (SELECT DISTINCT record_key, _record_hash FROM {stage}) s""").fetchone()
-        inserted = conn.execute(f"""
-            INSERT INTO {entity.table} ({col_names})
-            SELECT DISTINCT ON (record_key, _record_hash) {col_names} FROM {stage}
-            ON CONFLICT (record_key, _record_hash) DO NOTHING""").rowcount
-        staged = conn.execute(f"SELECT count(*) FROM {stage}").fetchone()[0]
+        inserted = insert_new_versions(conn, entity, stage)
         updated = known_key - (distinct - inserted)  # versions already stored all have a known key
         conn.execute(f"DROP TABLE {stage}")  # also when this transaction is a savepoint of a longer one
         stats.rows_updated = updated
