@@ -303,19 +303,30 @@ def load_window(conn: psycopg.Connection, entity: Entity, pages: Iterable[list[d
 
 
 def _claimed_codes(conn, entity: Entity, stage: str, load_id: int, now: dt.datetime) -> list[tuple]:
-    """Dossiers whose code already belongs to another dossier (HoSoID): first recorded owner wins."""
+    """Dossiers whose code already belongs to another dossier (HoSoID): first recorded owner wins.
+
+    First the codes in dispute: staged with two HoSoIDs, or stored under another one (a probe of the
+    raw table's key index per staged row; a join would scan the whole raw table every window). Only
+    for those (normally none) the owner is decided and the other dossiers' rows leave the stage."""
+    disputed = [k for (k,) in conn.execute(f"""
+        SELECT record_key FROM {stage} GROUP BY record_key HAVING min(dossier_id) <> max(dossier_id)
+        UNION
+        SELECT s.record_key FROM {stage} s CROSS JOIN LATERAL (
+            SELECT 1 FROM {entity.table} r WHERE r.record_key = s.record_key AND r.dossier_id <> s.dossier_id
+            LIMIT 1) other""")]
+    if not disputed:
+        return []
     rows = conn.execute(f"""
         WITH candidates AS (
-            SELECT record_key, dossier_id, changed_at FROM {stage}
+            SELECT record_key, dossier_id, changed_at FROM {stage} WHERE record_key = ANY(%(keys)s)
             UNION ALL
-            SELECT r.record_key, r.dossier_id, r.changed_at FROM {entity.table} r
-            WHERE r.record_key IN (SELECT record_key FROM {stage})),
+            SELECT record_key, dossier_id, changed_at FROM {entity.table} WHERE record_key = ANY(%(keys)s)),
         owner AS (
             SELECT DISTINCT ON (record_key) record_key, dossier_id FROM candidates
             ORDER BY record_key, changed_at, dossier_id)
         DELETE FROM {stage} s USING owner o
         WHERE s.record_key = o.record_key AND s.dossier_id <> o.dossier_id
-        RETURNING s.payload::text, s.record_key, s.changed_at, o.dossier_id""").fetchall()
+        RETURNING s.payload::text, s.record_key, s.changed_at, o.dossier_id""", {"keys": disputed}).fetchall()
     out = []
     for payload_text, key, changed_at, owner_id in rows:
         err = Invalid("duplicate_dossier_code", f"{key} belongs to HoSoID {owner_id}")
