@@ -42,20 +42,44 @@ _ALL = frozenset(d for days in HOLIDAYS.values() for d in days)
 
 MORNING = (dt.time(7, 30), dt.time(11, 30))
 AFTERNOON = (dt.time(13, 30), dt.time(17, 0))
+MORNING_MINUTES, DAY_MINUTES = 240, 450  # office minutes before lunch, in a working day
+_US = 60_000_000  # microseconds a minute
+
+# Working days of the known years in order, and for every date the number of working days before it:
+# office time becomes a number (office microseconds since the first known day), so adding and measuring
+# office time is arithmetic, not a walk over days. dbt's calendar seed carries the same index.
+_FIRST = dt.date(min(HOLIDAYS), 1, 1)
+_DAYS = [_FIRST + dt.timedelta(n) for n in range((dt.date(max(HOLIDAYS) + 1, 1, 1) - _FIRST).days)]
+_WORKING = [d for d in _DAYS if d.weekday() < 5 and d not in _ALL]
+_BEFORE: dict[dt.date, int] = {}
+_count = 0
+for _d in _DAYS:
+    _BEFORE[_d] = _count
+    _count += _d.weekday() < 5 and _d not in _ALL
+
+
+def _known(day: dt.date) -> None:
+    if day.year not in HOLIDAYS:
+        raise ValueError(f"no holiday calendar for {day.year} (known: {min(HOLIDAYS)}-{max(HOLIDAYS)})")
 
 
 @lru_cache(maxsize=4096)
 def is_working_day(day: dt.date) -> bool:
-    if day.year not in HOLIDAYS:
-        raise ValueError(f"no holiday calendar for {day.year} (known: {min(HOLIDAYS)}-{max(HOLIDAYS)})")
+    _known(day)
     return day.weekday() < 5 and day not in _ALL
 
 
+def working_days_before(day: dt.date) -> int:
+    """Working days from the first known day up to (not including) ``day``: the calendar's index."""
+    _known(day)
+    return _BEFORE[day]
+
+
 def next_working_day(day: dt.date) -> dt.date:
-    day += dt.timedelta(1)
-    while not is_working_day(day):
-        day += dt.timedelta(1)
-    return day
+    index = working_days_before(day) + is_working_day(day)
+    if index >= len(_WORKING):
+        raise ValueError(f"no holiday calendar after {_WORKING[-1]}")
+    return _WORKING[index]
 
 
 def add_working_days(start: dt.datetime, days: int) -> dt.datetime:
@@ -68,43 +92,67 @@ def add_working_days(start: dt.datetime, days: int) -> dt.datetime:
     if not is_working_day(day):
         day = next_working_day(day)
         local = dt.datetime.combine(day, MORNING[0], TZ)
-    for _ in range(days):
-        day = next_working_day(day)
-    return dt.datetime.combine(day, local.timetz().replace(tzinfo=None), TZ)
+    index = working_days_before(day) + days
+    if index >= len(_WORKING):
+        raise ValueError(f"no holiday calendar after {_WORKING[-1]}")
+    return dt.datetime.combine(_WORKING[index], local.timetz().replace(tzinfo=None), TZ)
 
 
 def working_days_between(a: dt.date, b: dt.date) -> int:
     """Working days in (a, b]."""
-    n, day = 0, a
-    while day < b:
-        day += dt.timedelta(1)
-        n += is_working_day(day)
-    return n
+    if b <= a:
+        return 0
+    return working_days_before(b) + is_working_day(b) - working_days_before(a) - is_working_day(a)
+
+
+def _clock_us(clock: dt.time) -> int:
+    return ((clock.hour * 60 + clock.minute) * 60 + clock.second) * 1_000_000 + clock.microsecond
+
+
+_OPEN, _LUNCH, _RESUME, _CLOSE = (_clock_us(t) for t in (*MORNING, *AFTERNOON))
+
+
+def office_us(moment: dt.datetime) -> int:
+    """Office time elapsed (microseconds) from the first known day's opening to ``moment``: constant
+    outside office hours, rising one for one inside them."""
+    local = moment.astimezone(TZ)
+    day = local.date()
+    base = working_days_before(day) * DAY_MINUTES * _US
+    if not is_working_day(day):
+        return base
+    clock = _clock_us(local.timetz())
+    if clock <= _OPEN:
+        return base
+    if clock <= _LUNCH:
+        return base + clock - _OPEN
+    if clock <= _RESUME:
+        return base + MORNING_MINUTES * _US
+    return base + MORNING_MINUTES * _US + min(clock, _CLOSE) - _RESUME
+
+
+def from_office_us(value: int) -> dt.datetime:
+    """The moment at which ``office_us`` reaches ``value`` (a block's end is the next block's start)."""
+    index, within = divmod(value, DAY_MINUTES * _US)
+    if index >= len(_WORKING):
+        raise ValueError(f"no holiday calendar after {_WORKING[-1]}")
+    day = _WORKING[index]
+    clock = _OPEN + within if within < MORNING_MINUTES * _US else _RESUME + within - MORNING_MINUTES * _US
+    return dt.datetime.combine(day, dt.time(0), TZ) + dt.timedelta(microseconds=clock)
 
 
 def next_office_time(moment: dt.datetime) -> dt.datetime:
     """The moment itself if inside office hours on a working day, else the next opening."""
-    local = moment.astimezone(TZ)
-    day, clock = local.date(), local.time()
-    if is_working_day(day):
-        if clock < MORNING[0]:
-            return dt.datetime.combine(day, MORNING[0], TZ)
-        if MORNING[0] <= clock < MORNING[1] or AFTERNOON[0] <= clock < AFTERNOON[1]:
-            return local
-        if MORNING[1] <= clock < AFTERNOON[0]:
-            return dt.datetime.combine(day, AFTERNOON[0], TZ)
-    return dt.datetime.combine(next_working_day(day), MORNING[0], TZ)
+    return from_office_us(office_us(moment))
 
 
 def add_office_minutes(moment: dt.datetime, minutes: float) -> dt.datetime:
     """Advance by office-time minutes (skipping nights, lunch, weekends, holidays)."""
-    current = next_office_time(moment)
-    left = dt.timedelta(minutes=minutes)
-    while True:
-        clock = current.time()
-        end_clock = MORNING[1] if clock < MORNING[1] else AFTERNOON[1]
-        block_end = dt.datetime.combine(current.date(), end_clock, TZ)
-        if current + left < block_end:
-            return current + left
-        left -= block_end - current
-        current = next_office_time(block_end)
+    return from_office_us(office_us(moment) + round(minutes * _US))
+
+
+def office_minutes_between(start: dt.datetime, end: dt.datetime) -> float:
+    """Office-time minutes in [start, end) (nights, lunch, weekends and holidays do not count); 0 if
+    end <= start. The inverse of ``add_office_minutes``: office_minutes_between(a, add_office_minutes(a, m)) == m."""
+    if end <= start:
+        return 0.0
+    return (office_us(end) - office_us(start)) / _US
