@@ -60,13 +60,19 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 120) -> subpro
                           timeout=timeout, env={**os.environ, **(env or {})}, cwd=ROOT)
 
 
+# Two days are too short for gaps whose clock runs 24 office hours: the session's sources use 4.
+SHORT_CLOCKS = {"missing_after_minutes": 240}
+
+
 @pytest.fixture(scope="session")
 def sim_dir(tmp_path_factory) -> Path:
-    """Two simulated days with every bad-record kind and every gap code injected."""
-    from tthc.sources.simulator import simulate
+    """Two simulated days with every bad-record kind and every gap code G1-G8 in them."""
+    from tthc.sources.sim import simulate
+    from tthc.sources.sim.truth import Params
 
     out = tmp_path_factory.mktemp("sim")
-    simulate(11, __import__("datetime").date(2025, 3, 3), 2, out, dossiers_per_year=100_000, faults="every-kind")
+    simulate(11, __import__("datetime").date(2025, 3, 3), 2, out, dossiers_per_year=100_000, faults="every-kind",
+             params=Params(**SHORT_CLOCKS))
     return out
 
 

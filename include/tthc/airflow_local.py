@@ -66,7 +66,7 @@ def cli_airflow(demo_sources: Path = Path("out/sources")) -> int:
     some, else three simulated days of its own)."""
     from tthc.bootstrap import bootstrap
     from tthc.sources.serve import SourcesProcess, data_end
-    from tthc.sources.simulator import simulate
+    from tthc.sources.sim import simulate
 
     settings = config_mod.load()
     bootstrap(settings)

@@ -64,11 +64,11 @@ TARGETS = {"loader_vs_copy": 0.7, "loader_vs_insert_rows": 25.0, "memory_growth_
 # Input: a simulated province-year, cached by its parameters and the simulator's code
 # ---------------------------------------------------------------------------------------------------
 def simulated_year(home: Path, seed: int, start: dt.date, days: int, per_year: int, echo=print) -> Path:
-    from tthc.sources import simulator, store
+    from tthc.sources import sim, store
 
     code = hashlib.blake2b(digest_size=6)
-    for module in (simulator, store):
-        code.update(Path(module.__file__).read_bytes())
+    for path in sorted([*Path(sim.__file__).parent.glob("*.py"), Path(store.__file__)]):
+        code.update(path.read_bytes())
     target = home / "bench" / f"sim-{seed}-{start}-{days}d-{per_year}-{code.hexdigest()}"
     if (target / "truth.json").exists():
         echo(f"input      reusing the simulated province-year in {target}")
@@ -77,7 +77,7 @@ def simulated_year(home: Path, seed: int, start: dt.date, days: int, per_year: i
     partial = target.with_name(target.name + ".partial")
     t0 = time.monotonic()
     echo(f"input      simulating {days} days at {per_year} dossiers/year (cached for the next run) ...")
-    simulator.simulate(seed, start, days, partial, per_year, "default")
+    sim.simulate(seed, start, days, partial, per_year, "default")
     partial.rename(target)
     echo(f"           simulated in {time.monotonic() - t0:.1f}s")
     return target

@@ -66,6 +66,7 @@ def build_parser() -> OneLineParser:
     sim.add_argument("--province", default=None, help="2-digit province code (default TTHC_PROVINCE)")
     sim.add_argument("--out", type=Path, required=True)
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
+    sim.add_argument("--mix", action="store_true", help="print the realism report (measured vs published figures)")
 
     src = sub.add_parser("sources", help="the three source APIs")
     src_sub = src.add_subparsers(dest="action", required=True, parser_class=OneLineParser)
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_demo(args)
         if args.command == "simulate":
-            from tthc.sources.simulator import cli_simulate
+            from tthc.sources.sim import cli_simulate
 
             return cli_simulate(args)
         if args.command == "sources":

@@ -36,7 +36,8 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "TTHC_PORTAL_URL": ("http://127.0.0.1:8603", "national public service portal API"),
     "TTHC_PAGE_SIZE": (str(DEFAULT_PAGE_SIZE), "records per source API page (1-5000; in Airflow: the connection extra page_size)"),
     "TTHC_SYNC_SLA_MINUTES": ("60", "G2/G3: a status must reach the portal within this"),
-    "TTHC_MISSING_AFTER_HOURS": ("24", "G1/G4: a dossier or application missing longer than this is a gap"),
+    "TTHC_MISSING_AFTER_HOURS": ("24", "G1/G4/G7: missing for this many office hours (working-day calendar) is a gap"),
+    "TTHC_STALE_AFTER_MINUTES": ("120", "G8: a source serving nothing newer for this many office minutes is stale"),
 }
 
 ROLES = ("tthc_loader", "tthc_transformer", "tthc_bi", "tthc_inspector")
@@ -68,6 +69,7 @@ class Settings:
     portal_url: str
     sync_sla_minutes: int
     missing_after_hours: int
+    stale_after_minutes: int = 120
     page_size: int = DEFAULT_PAGE_SIZE
 
     @property
@@ -117,6 +119,7 @@ def load() -> Settings:
         portal_url=env("TTHC_PORTAL_URL"),
         sync_sla_minutes=_int_env("TTHC_SYNC_SLA_MINUTES"),
         missing_after_hours=_int_env("TTHC_MISSING_AFTER_HOURS"),
+        stale_after_minutes=_int_env("TTHC_STALE_AFTER_MINUTES"),
         page_size=_page_size(),
     )
 

@@ -43,7 +43,8 @@ def reset_loaded_data(dsn: str) -> None:
 
 def run_demo(args) -> int:
     from tthc.sources.serve import SourcesProcess
-    from tthc.sources.simulator import simulate
+    from tthc.sources.sim import simulate
+    from tthc.sources.sim.truth import Params
 
     timings: dict[str, float] = {}
     for source in SOURCES:  # free ports, so a demo never collides with a server already running
@@ -63,7 +64,8 @@ def run_demo(args) -> int:
 
     t0 = time.monotonic()
     data_dir = out / "sources"
-    truth = simulate(args.seed, args.start, args.days, data_dir, args.dossiers_per_year, "default", settings.province)
+    truth = simulate(args.seed, args.start, args.days, data_dir, args.dossiers_per_year, "default", settings.province,
+                     params=Params.from_settings(settings))
     timings["simulate"] = round(time.monotonic() - t0, 2)
     print(f"simulate   province {settings.province}, {args.days} days from {args.start}: "
           f"{truth['counts']['dossiers']} dossiers, {truth['counts']['status_changes']} status changes, "

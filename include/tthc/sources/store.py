@@ -14,7 +14,7 @@ from pathlib import Path
 SOURCES: dict[str, tuple[str, ...]] = {
     "onestop": ("admin_units", "agencies", "procedures", "dossiers", "status_changes"),
     "population": ("citizens",),
-    "portal": ("sync_records", "online_applications", "payments", "ratings"),
+    "portal": ("sync_records", "online_applications", "payments", "ratings", "petitions"),
 }
 
 

@@ -1,0 +1,249 @@
+"""The synchronisation-gap rules G1-G8: each defined once, in words (``RULES``, copied into
+``truth.json``) and as a function of the timelines the warehouse can see.
+
+Times the rules use (DESIGN.md, "Decisions"): the one-stop's *recorded* times (``NgayCapNhat`` of a
+status change: when the one-stop system recorded it), the portal's reported sync time
+(``NgayDongBo``), the filing time of a portal application (``NgayNop``), and for G8 the time a source
+serves a change. A portal push counts once the portal has applied it (``NgayCapNhat`` of the sync
+record, which may be later than ``NgayDongBo``): the truth is evaluated at the end of the period on
+what the sources serve then, so a push applied after the period's end does not exist for it.
+``missing_after`` and the sources' ``stale_after`` run in office time of the province's calendar
+(``tthc.calendar``: 07:30-11:30 and 13:30-17:00 on working days); ``sync_sla`` in clock time.
+
+Each function returns the gap's intervals ``(opened_at, closed_at)``; ``closed_at`` is None while it is
+open. ``Truth`` clips them to the period: a gap opening at or after its end does not exist yet, and one
+closing at or after it is still open.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import groupby
+
+from tthc.calendar import TZ
+from tthc.sources.sim.common import from_us, iso, office_after, to_us
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    title: str
+    key: str
+    definition: str
+    clock: str
+
+
+RULES: dict[str, Rule] = {r.code: r for r in (
+    Rule("G1", "missing on portal", "dossier code",
+         "a dossier received in the one-stop system (it has a status-2 change) that has no portal sync "
+         "(any status) by missing_after office hours after its receipt was recorded",
+         "opens at office_after(recorded time of the status-2 change, missing_after); closes at the first "
+         "sync's NgayDongBo"),
+    Rule("G2", "stale status", "dossier code",
+         "from the dossier's first sync on, the portal's status (its latest push by NgayDongBo, ties by "
+         "MaQuaTrinh) differs from the one-stop's current status (its latest status change other than 1 by "
+         "recorded time, ties by MaQuaTrinh) for longer than sync_sla",
+         "opens at (start of the difference + sync_sla); closes when the statuses agree again"),
+    Rule("G3", "late sync", "dossier code",
+         "a status change whose first push reached the portal (NgayDongBo) more than sync_sla after the "
+         "one-stop recorded it; one gap per such status change",
+         "opens at recorded time + sync_sla; closes at NgayDongBo"),
+    Rule("G4", "orphan on portal", "portal application code (MaHoSoDVC)",
+         "an online application on the portal that the one-stop system has not received (no version of the "
+         "application carries a one-stop MaHoSo) by missing_after office hours after NgayNop",
+         "opens at office_after(NgayNop, missing_after); closes at the recorded time of the first version "
+         "that carries the one-stop dossier code"),
+    Rule("G5", "field mismatch", "dossier code",
+         "the portal's copy of the dossier (its latest push) differs from the one-stop's in MaTTHC, "
+         "NgayHenTra, KenhThucHien or SoGiayToChuHoSo",
+         "opens at the NgayDongBo of the first differing push; closes at the first push that agrees"),
+    Rule("G6", "identity not verified", "dossier code",
+         "a citizen applicant (LoaiDoiTuong 1) whose ID number the population database does not know, or "
+         "knows under another full name (compared without regard to case)",
+         "opens at the recorded time of the dossier's first version; stays open"),
+    Rule("G7", "count drift", "agency code|YYYY-MM-DD",
+         "per agency and day D: the one-stop's receipts (status-2 changes whose ThoiGian falls on D, "
+         "counted once recorded) differ from the portal's synced receipts (status-2 pushes whose "
+         "ThoiGianThayDoi falls on D, counted from NgayDongBo), evaluated from office_after(start of D+1, "
+         "missing_after) on",
+         "opens at that evaluation start, or later when the counts start to differ; closes when they agree"),
+    Rule("G8", "stale source", "source name (onestop, portal)",
+         "a source with a change feed serves nothing recorded later than its newest served change for "
+         "longer than stale_after office minutes (an outage: the API serves nothing recorded after the "
+         "outage start, or answers 503, until it ends and catches up)",
+         "opens at office_after(newest served change, stale_after); closes when a newer change is served; "
+         "an hourly check sees it within one check interval"),
+)}
+
+
+@dataclass(frozen=True)
+class Params:
+    sync_sla: dt.timedelta = dt.timedelta(minutes=60)
+    missing_after_minutes: float = 24 * 60  # office minutes
+    stale_after_minutes: float = 120  # office minutes, per feed source
+
+    @classmethod
+    def from_settings(cls, settings) -> Params:
+        return cls(dt.timedelta(minutes=settings.sync_sla_minutes), settings.missing_after_hours * 60,
+                   settings.stale_after_minutes)
+
+    def as_dict(self) -> dict:
+        return {"sync_sla_minutes": self.sync_sla.total_seconds() / 60,
+                "missing_after_hours": self.missing_after_minutes / 60, "missing_after_unit": "office hours",
+                "stale_after_minutes": self.stale_after_minutes, "stale_after_unit": "office minutes"}
+
+
+Interval = tuple[dt.datetime, dt.datetime | None]
+
+
+def g1_missing(receipt_recorded: dt.datetime | None, first_sync: dt.datetime | None, p: Params) -> list[Interval]:
+    if receipt_recorded is None:
+        return []
+    opens = office_after(receipt_recorded, p.missing_after_minutes)
+    return [(opens, first_sync)] if first_sync is None or first_sync > opens else []
+
+
+def _differences(onestop: list[tuple[dt.datetime, str, int]], portal: list[tuple[dt.datetime, str, int]],
+                 ) -> Iterator[tuple[dt.datetime, dt.datetime | None]]:
+    """Maximal intervals, from the first push on, in which the two sides' latest statuses differ.
+    Timelines are (time, MaQuaTrinh, status); all changes at one instant apply before comparing."""
+    if not portal:
+        return
+    events = sorted([(t, 0, seq, s) for t, seq, s in onestop] + [(t, 1, seq, s) for t, seq, s in portal],
+                    key=lambda e: (e[0], e[2], e[1]))
+    current = {0: None, 1: None}
+    since = None
+    for moment, group in groupby(events, key=lambda e: e[0]):
+        for _, side, _, status in group:
+            current[side] = status
+        differs = current[1] is not None and current[0] != current[1]
+        if differs and since is None:
+            since = moment
+        elif not differs and since is not None:
+            yield since, moment
+            since = None
+    if since is not None:
+        yield since, None
+
+
+def g2_stale(onestop: list[tuple[dt.datetime, str, int]], portal: list[tuple[dt.datetime, str, int]], p: Params,
+             end: dt.datetime) -> list[Interval]:
+    out = []
+    for since, until in _differences(onestop, portal):
+        if (until or end) - since > p.sync_sla:
+            out.append((since + p.sync_sla, until))
+    return out
+
+
+def g3_late(recorded: dt.datetime, first_push: dt.datetime | None, p: Params) -> list[Interval]:
+    if first_push is None or first_push - recorded <= p.sync_sla:
+        return []
+    return [(recorded + p.sync_sla, first_push)]
+
+
+def g4_orphan(filed: dt.datetime, linked: dt.datetime | None, p: Params) -> list[Interval]:
+    opens = office_after(filed, p.missing_after_minutes)
+    return [(opens, linked)] if linked is None or linked > opens else []
+
+
+def g5_mismatch(pushes: list[tuple[dt.datetime, bool]]) -> list[Interval]:
+    """pushes: (NgayDongBo, differs) in NgayDongBo order."""
+    out, since = [], None
+    for moment, differs in pushes:
+        if differs and since is None:
+            since = moment
+        elif not differs and since is not None:
+            out.append((since, moment))
+            since = None
+    if since is not None:
+        out.append((since, None))
+    return out
+
+
+def g7_drift(day: dt.date, receipts: list[dt.datetime], syncs: list[dt.datetime], p: Params) -> list[Interval]:
+    """receipts: when each of the day's receipts was recorded; syncs: NgayDongBo of each synced receipt."""
+    start = office_after(dt.datetime.combine(day + dt.timedelta(1), dt.time(0), TZ), p.missing_after_minutes)
+    changes = sorted([(t, 1) for t in receipts] + [(t, -1) for t in syncs])
+    balance = sum(d for t, d in changes if t <= start)
+    out, since = [], start if balance else None
+    for moment, group in groupby((c for c in changes if c[0] > start), key=lambda c: c[0]):
+        balance += sum(d for _, d in group)
+        if balance and since is None:
+            since = moment
+        elif not balance and since is not None:
+            out.append((since, moment))
+            since = None
+    if since is not None:
+        out.append((since, None))
+    return out
+
+
+def g8_stale(recorded_us: Iterable[int], outages: list[tuple[dt.datetime, dt.datetime]], p: Params,
+             since: dt.datetime) -> list[Interval]:
+    """recorded_us: the source's change times (UTC microseconds, as the stores keep them) in order;
+    outages: (start, end) of this source. A change recorded during an outage is served from its end on.
+    At ``since`` (the start of the period) the source counts as fresh."""
+    lag_us = int(p.stale_after_minutes * 60e6)
+    spans = [(to_us(s), to_us(e)) for s, e in outages]
+    out: list[Interval] = []
+    newest: int | None = to_us(since)
+    for served_at, t in _served(recorded_us, spans):
+        if newest is not None and t > newest:
+            if served_at - newest > lag_us:  # office time never runs faster than the clock
+                opens = office_after(from_us(newest), p.stale_after_minutes)
+                if to_us(opens) < served_at:
+                    out.append((opens, from_us(served_at)))
+            newest = t
+        elif newest is None:
+            newest = t
+    if newest is not None:
+        out.append((office_after(from_us(newest), p.stale_after_minutes), None))  # dropped if not open by the end
+    return out
+
+
+def _served(recorded_us: Iterable[int], spans: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    """(served at, recorded) in serving order: an outage's changes all arrive at its end."""
+    if not spans:
+        for t in recorded_us:
+            yield t, t
+        return
+    held_at = held = None
+    for t in recorded_us:
+        at = next((end for start, end in spans if start <= t < end), t)
+        if held_at is not None and at != held_at:
+            yield held_at, held
+            held_at = held = None
+        if at != t:
+            held_at, held = at, t if held is None else max(held, t)
+        else:
+            yield t, t
+    if held_at is not None:
+        yield held_at, held
+
+
+@dataclass
+class Truth:
+    """The gaps of one simulation, clipped to its period."""
+
+    end: dt.datetime
+    params: Params
+    gaps: list[dict] = field(default_factory=list)
+
+    def add(self, code: str, key: str, intervals: list[Interval], dossier: str | None = None,
+            agency: str | None = None, detail: dict | None = None) -> None:
+        for opened, closed in intervals:
+            if opened >= self.end:
+                continue
+            if closed is not None and closed >= self.end:
+                closed = None
+            self.gaps.append({"code": code, "key": key, "dossier_code": dossier, "agency_code": agency,
+                              "opened_at": iso(opened), "closed_at": iso(closed), **({"detail": detail} if detail
+                                                                                   else {})})
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for g in self.gaps:
+            out[g["code"]] = out.get(g["code"], 0) + 1
+        return dict(sorted(out.items()))
