@@ -13,7 +13,8 @@ import httpx
 import pytest
 from tthc import config
 from tthc.calendar import TZ, add_working_days, is_working_day, working_days_between
-from tthc.sources.simulator import BAD_KINDS, build_catalogue, simulate, to_us
+from tthc.sources.sim import BAD_KINDS, simulate, to_us
+from tthc.sources.sim.catalogue import build_catalogue
 from tthc.sources.store import SOURCES, store_path
 
 
@@ -21,7 +22,7 @@ def test_same_seed_gives_byte_identical_stores_and_truth(tmp_path):
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     for out, seed in ((a, 5), (b, 5), (c, 6)):
         simulate(seed, dt.date(2025, 6, 29), 3, out, dossiers_per_year=30_000, faults="heavy")
-    for name in [*(f"{s}.sqlite" for s in SOURCES), "truth.json"]:
+    for name in [*(f"{s}.sqlite" for s in SOURCES), "truth.json", "faults.json"]:
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
     assert (a / "truth.json").read_bytes() != (c / "truth.json").read_bytes()
 
@@ -81,26 +82,34 @@ def test_dossier_due_dates_are_statutory_working_days(sim_dir):
     assert checked > 50
 
 
-def test_reform_merges_communes_into_seats_and_abolishes_districts():
+def test_reform_merges_nghe_an_communes_into_seats_and_abolishes_districts():
     cat = build_catalogue(random.Random("x"), "40")
-    assert len(cat.districts) == 21 and len(cat.communes_old) == 412 and len(cat.communes_new) == 130
-    old_codes = {c["code"] for c in cat.communes_old}
-    new_codes = {c["code"] for c in cat.communes_new}
-    assert new_codes <= old_codes  # a merged unit keeps its seat's code; no code is reused otherwise
-    assert set(cat.old_to_new) == old_codes and set(cat.old_to_new.values()) == new_codes
-    for new in cat.communes_new:
-        assert new["code"] in new["members"]
-        assert all(cat.old_to_new[m] == new["code"] for m in new["members"])
+    geo = cat.geo
+    assert len(geo.districts) == 20 and len(geo.communes_old) == 412 and len(geo.communes_new) == 130
+    assert sum(c["ward"] for c in geo.communes_new) == 11  # 119 xa + 11 phuong
+    old_codes = [int(c["code"]) for c in geo.communes_old]
+    assert min(old_codes) == 16681 and max(old_codes) == 18040 and len(set(old_codes)) == 412
+    assert {d["code"] for d in geo.districts} == {"412", *(str(n) for n in range(414, 433))}
+    new_codes = {c["code"] for c in geo.communes_new}
+    assert new_codes <= {c["code"] for c in geo.communes_old}  # a merged unit keeps its seat's code
+    assert set(geo.old_to_new) == {c["code"] for c in geo.communes_old} and set(geo.old_to_new.values()) == new_codes
+    for new in geo.communes_new:
+        assert new["code"] in new["members"] and all(geo.old_to_new[m] == new["code"] for m in new["members"])
     assert cat.desks("district", dt.date(2025, 6, 30)) == cat.district_desks
     assert cat.desks("district", dt.date(2025, 7, 1)) == cat.commune_desks_new
+    # every abolished desk names a successor that exists after the reform
+    continuing = {a.code for a in cat.commune_desks_new}
+    abolished = {a.code for a in (*cat.district_desks, *cat.commune_desks_old)} - continuing
+    assert set(cat.successor) == abolished and {a.code for a in cat.successor.values()} <= continuing
     other = build_catalogue(random.Random("x"), "01")  # nothing hard-wired to Nghe An
-    assert all(a["code"].endswith(".H01") for a in other.departments)
+    assert all(a.code.endswith(".H01") for a in other.departments) and len(other.geo.communes_new) > 0
 
 
 def test_truth_lists_every_bad_kind_and_gap_code(sim_dir):
     truth = json.loads((sim_dir / "truth.json").read_text())
     assert set(truth["bad_record_counts"]) == set(BAD_KINDS)
-    assert {"G1", "G2", "G3", "G4", "G5", "G6"} <= set(truth["gap_counts"])
+    assert set(truth["gap_counts"]) == {f"G{n}" for n in range(1, 9)}
+    assert set(truth["definitions"]) == set(truth["clocks"]) == set(truth["keys"]) == set(truth["gap_counts"])
     for gap in truth["gaps"]:
         assert gap["closed_at"] is None or gap["closed_at"] > gap["opened_at"]
         assert gap["opened_at"] < truth["period"]["end"]
@@ -168,6 +177,8 @@ def test_window_is_half_open_and_never_past_now(sources, sim_dir):
         assert all(dt.datetime.fromisoformat(r["NgayCapNhat"]) < edge_at for r in before)
         assert dt.datetime.fromisoformat(nxt[0]["NgayCapNhat"]) == edge_at
         # the simulated 'now': nothing recorded after it is visible, whatever the window says
+        scheduled = client.get(f"{urls['onestop']}/admin/faults").json()["outages"]
+        client.put(f"{urls['onestop']}/admin/faults", json={"outages": []}).raise_for_status()
         client.put(f"{urls['onestop']}/admin/clock", json={"now": "2025-03-03T10:30:00+07:00"}).raise_for_status()
         try:
             got = _page_all(client, url, {"changed_since": since.isoformat(), "changed_until": until.isoformat()})
@@ -175,6 +186,7 @@ def test_window_is_half_open_and_never_past_now(sources, sim_dir):
             assert max(dt.datetime.fromisoformat(r["NgayCapNhat"]) for r in got) < since + dt.timedelta(minutes=30)
         finally:
             client.put(f"{urls['onestop']}/admin/clock", json={"now": "2025-03-05T00:00:00+07:00"}).raise_for_status()
+            client.put(f"{urls['onestop']}/admin/faults", json={"outages": scheduled}).raise_for_status()
         assert client.get(url, params={"changed_since": "2025-03-03T10:00:00"}).status_code == 400  # no offset
         assert client.get(url, params={"cursor": "!!"}).status_code == 400
 
@@ -205,6 +217,37 @@ def test_fault_injection_toggles(sources):
         finally:
             client.put(f"{url}/admin/faults", json={"profile": "none"}).raise_for_status()
         assert client.get(feed, params={"limit": 5}).status_code == 200
+
+
+def test_outages_by_the_clock_hide_changes_then_catch_up(sources, sim_dir):
+    """G8: a stale source serves nothing recorded from the outage's start; a down one answers 503; once
+    the outage is over, everything is served again (the hidden changes included)."""
+    urls, key = _endpoints()
+    truth = json.loads((sim_dir / "truth.json").read_text())
+    outage = next(o for o in truth["outages"] if o["source"] == "onestop")
+    start, end = dt.datetime.fromisoformat(outage["start"]), dt.datetime.fromisoformat(outage["end"])
+    window = {"changed_since": (start - dt.timedelta(hours=1)).isoformat(), "changed_until": end.isoformat()}
+    url = urls["onestop"]
+    with httpx.Client(headers={"X-API-Key": key}) as client:
+        feed = f"{url}/v1/status-changes"
+        scheduled = client.get(f"{url}/admin/faults").json()["outages"]
+        assert [(o["mode"], o["start"]) for o in scheduled] == [(outage["mode"], start.isoformat())]
+        try:
+            everything = _page_all(client, feed, window)
+            assert any(dt.datetime.fromisoformat(r["NgayCapNhat"]) >= start for r in everything)
+            client.put(f"{url}/admin/clock", json={"now": (end - dt.timedelta(minutes=1)).isoformat()})
+            during = _page_all(client, feed, window)  # the scheduled outage (stale) is on
+            assert during and all(dt.datetime.fromisoformat(r["NgayCapNhat"]) < start for r in during)
+            client.put(f"{url}/admin/faults", json={"outages": [{"mode": "down", "start": start.isoformat()}]})
+            assert client.get(feed, params=window).status_code == 503
+            client.put(f"{url}/admin/faults", json={"outages": [{"mode": "down", "start": "2025-03-03T08:00:00"}]})
+            assert client.get(f"{url}/admin/faults").json()["outages"][0]["mode"] == "down"  # unchanged: no offset
+            client.put(f"{url}/admin/clock", json={"now": "2025-03-05T00:00:00+07:00"})
+            client.put(f"{url}/admin/faults", json={"outages": scheduled})
+            assert _page_all(client, feed, window) == everything  # over: caught up
+        finally:
+            client.put(f"{url}/admin/clock", json={"now": "2025-03-05T00:00:00+07:00"}).raise_for_status()
+            client.put(f"{url}/admin/faults", json={"outages": scheduled}).raise_for_status()
 
 
 def test_population_verification_without_bulk_export(sources, sim_dir):

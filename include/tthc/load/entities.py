@@ -60,11 +60,12 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
     Entity("onestop", "agencies", "/v1/agencies", "MaDonVi", dict([
         ("MaDonVi", (STR, True)), ("TenDonVi", (STR, True)), ("CapDonVi", (STR, True)),
         ("MaDonViHanhChinh", (STR, True)), ("MaTinh", (STR, True)), ("HieuLucTu", (DATE, True)),
-        ("HieuLucDen", (DATE, False)), UPDATED]), reference=True),
+        ("HieuLucDen", (DATE, False)), ("MaDonViKeThua", (STR, False)), UPDATED]), reference=True),
     Entity("onestop", "procedures", "/v1/procedures", "MaTTHC", dict([
         ("MaTTHC", (STR, True)), ("TenTTHC", (STR, True)), ("LinhVuc", (STR, True)), ("CapThucHien", (STR, True)),
         ("ThoiHanGiaiQuyet", (INT, True)), ("LePhi", (INT, True)), ("MucDoDVC", (STR, True)),
-        ("DeAn06", (BOOL, True)), UPDATED]), reference=True, checks=("fee:LePhi",)),
+        ("DeAn06", (BOOL, True)), ("CongKhai", (BOOL, True)), ("DongBoCSDLQG", (BOOL, True)),
+        ("TichHopThanhToan", (BOOL, True)), UPDATED]), reference=True, checks=("fee:LePhi",)),
     Entity("onestop", "dossiers", "/v1/dossiers", "MaHoSo", dict([
         ("HoSoID", (INT, True)), ("MaHoSo", (STR, True)), ("MaTTHC", (STR, True)), ("TenTTHC", (STR, True)),
         ("MaLinhVuc", (STR, True)), ("DonViXuLy", (STR, True)), ("MaDonViHanhChinh", (STR, True)),
@@ -73,6 +74,7 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
         ("NgayTiepNhan", (TS, False)), ("NgayHenTra", (TS, True)), ("LePhi", (INT, True)),
         ("DuocThanhToanTrucTuyen", (INT, True)), ("HoSoCoThanhPhanSoHoa", (INT, True)),
         ("CoKetQuaDienTu", (INT, True)), ("DuocTaiSuDungDuLieu", (INT, True)), ("DuocLayTuKhoDMQG", (INT, True)),
+        ("DuocChungThucDienTu", (INT, True)), ("HoSoToanTrinh", (INT, True)),
         ("TaiKhoanDuocXacThucVoiVNeID", (INT, True)), ("MaCSDL", (STR, False)), ("NopThayCongDan", (INT, True)),
         ("TrangThaiHoSo", (INT, True)), ("NgayKetThucXuLy", (TS, False)), ("PhieuXinLoi", (OBJ, False)),
         ("PhienBan", (INT, True)), UPDATED]),
@@ -81,7 +83,8 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
         checks=("status", "channel", "fee:LePhi", "due_after_receipt", "procedure", "unique_code")),
     Entity("onestop", "status_changes", "/v1/status-changes", "MaQuaTrinh", dict([
         ("MaQuaTrinh", (STR, True)), ("HoSoID", (INT, True)), ("MaHoSo", (STR, True)),
-        ("TrangThaiHoSo", (INT, True)), ("ThoiGian", (TS, True)), ("DonViXuLy", (STR, True)), UPDATED]),
+        ("TrangThaiHoSo", (INT, True)), ("ThoiGian", (TS, True)), ("DonViXuLy", (STR, True)),
+        ("GhiChu", (STR, False)), UPDATED]),
         columns=(DOSSIER_CODE, STATUS), checks=("status",)),
     Entity("portal", "sync_records", "/v1/sync-records", "MaDongBo", dict([
         ("MaDongBo", (STR, True)), ("MaQuaTrinh", (STR, True)), ("MaHoSo", (STR, True)),
@@ -100,6 +103,10 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
     Entity("portal", "ratings", "/v1/ratings", "MaDanhGia", dict([
         ("MaDanhGia", (STR, True)), ("MaHoSo", (STR, True)), ("MucDoHaiLong", (INT, True)),
         ("NgayDanhGia", (TS, True)), UPDATED]), columns=(DOSSIER_CODE,)),
+    Entity("portal", "petitions", "/v1/petitions", "MaPAKN", dict([
+        ("MaPAKN", (STR, True)), ("DonViXuLy", (STR, True)), ("LinhVuc", (STR, True)), ("NgayTiepNhan", (TS, True)),
+        ("HanXuLy", (TS, True)), ("TrangThai", (INT, True)), ("NgayTraLoi", (TS, False)),
+        ("MucDoHaiLong", (INT, False)), UPDATED])),
 )}
 
 VERIFICATIONS = Entity("population", "verifications", "/v1/citizens/verify", "id", dict([

@@ -17,7 +17,7 @@ import datetime as dt
 import random
 import sqlite3
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Annotated
 
@@ -26,7 +26,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from tthc.sources.simulator import to_us
+from tthc.sources.sim.common import to_us
 from tthc.sources.store import SOURCES, open_store
 
 MAX_LIMIT = 5000
@@ -38,6 +38,29 @@ ERROR_RESPONSES = {
 }
 MAX_VERIFY = 500
 FEED_PATHS = {entity: "/v1/" + entity.replace("_", "-") for entities in SOURCES.values() for entity in entities}
+
+
+@dataclass(frozen=True)
+class Outage:
+    """A source outage by the server's clock (G8): from ``start`` to ``end`` (None: until cleared) the API
+    serves nothing recorded at or after ``start`` (``stale``) or answers 503 to every feed (``down``);
+    afterwards it serves everything again, the hidden changes included."""
+
+    mode: str
+    start: dt.datetime
+    end: dt.datetime | None = None
+
+    def active(self, now: dt.datetime) -> bool:
+        return self.start <= now and (self.end is None or now < self.end)
+
+
+def load_outages(data_dir: Path, source: str) -> tuple[Outage, ...]:
+    """The outages the simulation scheduled for ``source`` (``faults.json`` beside the stores)."""
+    path = Path(data_dir) / "faults.json"
+    if not path.exists():
+        return ()
+    return tuple(Outage(o["mode"], dt.datetime.fromisoformat(o["start"]), dt.datetime.fromisoformat(o["end"]))
+                 for o in orjson.loads(path.read_bytes())["outages"] if o["source"] == source)
 
 
 @dataclass
@@ -52,6 +75,7 @@ class ApiFaults:
     max_in_flight: int = 16  # beyond this many concurrent requests: 429 + Retry-After
     throttle_rate: float = 0.0  # 429 at random, as a gateway under load does
     seed: int = 0
+    outages: tuple[Outage, ...] = ()  # by the server's clock; see Outage
 
 
 API_PROFILES = {
@@ -82,8 +106,17 @@ class VerifyRequest(BaseModel):
     items: list[VerifyItem] = Field(max_length=MAX_VERIFY)
 
 
+class OutageSpec(BaseModel):
+    mode: str = Field(pattern="^(stale|down)$", description="stale: serve nothing recorded from start on; "
+                                                             "down: answer 503")
+    start: dt.datetime = Field(description="ISO-8601 with offset, by the server's clock")
+    end: dt.datetime | None = Field(default=None, description="None: until the next update clears it")
+
+
 class FaultsUpdate(BaseModel):
     profile: str | None = None
+    outages: list[OutageSpec] | None = Field(default=None, description="replaces the outages (the G8 fault); "
+                                                                       "[] clears them")
     error_rate: float | None = None
     timeout_rate: float | None = None
     slow_seconds: float | None = None
@@ -96,6 +129,12 @@ class FaultsUpdate(BaseModel):
 
 class ClockUpdate(BaseModel):
     now: dt.datetime
+
+
+def _faults_json(f: ApiFaults) -> dict:
+    return {**{k: v for k, v in asdict(f).items() if k != "outages"},
+            "outages": [{"mode": o.mode, "start": o.start.isoformat(), "end": o.end and o.end.isoformat()}
+                        for o in f.outages]}
 
 
 def encode_cursor(changed_us: int, seq: int) -> str:
@@ -121,7 +160,9 @@ def create_app(source: str, data_dir: Path, api_key: str, clock: Clock, faults: 
     titles = {"onestop": "One-stop system (Một cửa điện tử) API", "population": "National population database "
               "(mock) API", "portal": "National public service portal (Cổng DVCQG) API"}
     app = FastAPI(title=titles[source], version="1.0", description=__doc__)
-    state = {"faults": faults or ApiFaults(), "in_flight": 0, "requests": 0}
+    # the scheduled outages of the simulation apply whatever the fault profile (they are part of the data)
+    state = {"faults": replace(faults or ApiFaults(), outages=load_outages(data_dir, source)), "in_flight": 0,
+             "requests": 0}
     state["rng"] = random.Random(state["faults"].seed)
     lock = threading.Lock()
     local = threading.local()
@@ -152,7 +193,8 @@ def create_app(source: str, data_dir: Path, api_key: str, clock: Clock, faults: 
                         state["in_flight"] -= 1
                 return JSONResponse({"detail": "too many requests"}, status_code=429, headers={"Retry-After": "1"})
             try:
-                if roll < f.throttle_rate + f.error_rate:
+                if roll < f.throttle_rate + f.error_rate or any(o.mode == "down" and o.active(clock.now)
+                                                                  for o in f.outages):
                     return JSONResponse({"detail": "injected fault: service unavailable"}, status_code=503)
                 if roll < f.throttle_rate + f.error_rate + f.timeout_rate:
                     import asyncio
@@ -174,11 +216,20 @@ def create_app(source: str, data_dir: Path, api_key: str, clock: Clock, faults: 
         if update.profile is not None:
             if update.profile not in API_PROFILES:
                 raise HTTPException(400, f"unknown profile {update.profile!r}")
-            base = API_PROFILES[update.profile]
-        changes = {k: v for k, v in update.model_dump().items() if k != "profile" and v is not None}
-        state["faults"] = ApiFaults(**{**asdict(base), **changes})
+            base = replace(API_PROFILES[update.profile], outages=base.outages)  # outages change only by name
+        changes = {k: v for k, v in update.model_dump().items() if k not in ("profile", "outages") and v is not None}
+        if update.outages is not None:
+            for o in update.outages:
+                _aware("start", o.start)
+                _aware("end", o.end)
+            changes["outages"] = tuple(Outage(o.mode, o.start, o.end) for o in update.outages)
+        state["faults"] = replace(base, **changes)
         state["rng"] = random.Random(state["faults"].seed)
-        return asdict(state["faults"])
+        return _faults_json(state["faults"])
+
+    @app.get("/admin/faults", tags=["ops"], dependencies=[Depends(require_key)])
+    def get_faults() -> dict:
+        return _faults_json(state["faults"])
 
     @app.put("/admin/clock", tags=["ops"], dependencies=[Depends(require_key)])
     def set_clock(update: ClockUpdate) -> dict:
@@ -196,6 +247,9 @@ def create_app(source: str, data_dir: Path, api_key: str, clock: Clock, faults: 
         ) -> Response:
             since = to_us(_aware("changed_since", changed_since)) if changed_since else 0
             until = min(to_us(_aware("changed_until", changed_until)) if changed_until else 2**62, clock.now_us)
+            for o in state["faults"].outages:  # a stale source serves nothing recorded from the outage on
+                if o.mode == "stale" and o.active(clock.now):
+                    until = min(until, to_us(o.start))
             after = decode_cursor(cursor) if cursor else (since - 1, 0)
             rows = db().execute(
                 f"SELECT changed_us, seq, payload FROM {entity} WHERE changed_us >= ? AND changed_us < ? "
