@@ -18,7 +18,7 @@ from conftest import ROOT, table_checksums
 from tthc import config
 from tthc.calendar import TZ
 from tthc.pipeline import Endpoint, extract_source, hourly_windows, verify_population
-from tthc.sources.simulator import to_us
+from tthc.sources.sim.common import to_us
 from tthc.sources.store import store_path
 
 DAY1 = dt.datetime(2025, 3, 3, tzinfo=TZ)
