@@ -210,8 +210,8 @@ class Flag:
 
 # Generation parameters, tuned so that the measured mix (tthc.sources.sim.mix) meets its targets.
 HABITS: dict[str, Flag] = {
-    "late": Flag(0.045, 0.7, improvers=0.25, gain=-0.8, poor=0.06, poor_shift=1.9),  # not finished by the due time
-    "apology": Flag(0.66, 0.8),  # an apology letter on a late dossier
+    "late": Flag(0.05, 0.7, improvers=0.25, gain=-0.8, poor=0.06, poor_shift=1.9),  # not finished by the due time
+    "apology": Flag(0.60, 0.8),  # an apology letter on a late dossier
     "e_result": Flag(0.41, 1.0, improvers=0.3, gain=0.3),  # electronic result, on resolved dossiers
     "digitised": Flag(0.88, 0.9, improvers=0.3, gain=0.8),  # dossier components digitised at receipt
     "reuse": Flag(0.30, 0.8, improvers=0.2, gain=0.6),  # digitised data reused

@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass
 
 from tthc.calendar import TZ, add_working_days, office_minutes_between
-from tthc.kpi766 import on_time
+from tthc.kpi766 import finish_time, on_time
 from tthc.sources.sim.common import office_after, office_at, whole
 from tthc.sources.sim.geography import REFORM_DATE
 
@@ -48,10 +48,10 @@ def draw(rng: random.Random, received: dt.datetime, due: dt.datetime, proc: dict
     t = office_after(received, rng.uniform(5, min(120, max(10.0, window * 0.1))))
     ev.append(Event(4, t, code))
     if rng.random() < 0.008:  # withdrawal requested by the citizen, then processing stopped
-        t = office_after(t, rng.uniform(60, 600))
+        t = office_after(t, rng.uniform(0.1, 0.7) * max(60.0, office_minutes_between(t, due)))
         ev.append(Event(7, t, code))
-        ev.append(Event(8, office_after(t, rng.uniform(30, 480)), code))
-        return ev, info
+        ev.append(Event(8, office_after(t, rng.uniform(10, 120)), code))
+        return ev, _settle(rng, ev, due, agency, day, info, due)
     late = rng.random() < agency.rate("late", day)
     supplements = 2 if rng.random() < 0.01 else 1 if rng.random() < 0.07 else 0
     for _ in range(supplements):
@@ -74,15 +74,26 @@ def draw(rng: random.Random, received: dt.datetime, due: dt.datetime, proc: dict
         finish = office_after(t, rng.betavariate(2, 2.5) * remaining if remaining > 30 else rng.uniform(10, 60))
         new_due = whole(add_working_days(due, 1))
     ev.append(Event(9, finish, code))
-    info["late"] = not on_time([(e.at, e.status) for e in ev], due, finish)
-    if info["late"] and rng.random() < agency.rate("apology", day):
-        before = office_at(max(t, due - dt.timedelta(days=3)))
-        at = before if before < due else office_after(max(t, ev[-2].at), 5)
-        info["apology"] = {"at": min(at, finish), "reason": rng.choice(APOLOGY_REASONS), "new_due": max(new_due, finish)}
+    _settle(rng, ev, due, agency, day, info, max(new_due, finish))
     info["e_result"] = rng.random() < agency.rate("e_result", day)
     returned = office_after(finish, rng.uniform(5, 120) if info["e_result"] else rng.uniform(10, 900))
     ev.append(Event(10, returned, code))
     return ev, info
+
+
+def _settle(rng: random.Random, ev: list[Event], due: dt.datetime, agency, day: dt.date, info: dict,
+            new_due: dt.datetime) -> dict:
+    """Late by the 766 rule? Then, at the agency's rate, an apology letter: written a day before the due
+    time, or as soon as lateness is certain (a second supplement request) if that comes first, and never
+    before processing started."""
+    changes = [(e.at, e.status) for e in ev]
+    finish, supplements = finish_time(changes)
+    info["late"] = not on_time(changes, due, finish or ev[-1].at)
+    if info["late"] and rng.random() < agency.rate("apology", day):
+        certain = [e.at for e in ev if e.status == 5][1] if supplements > 1 else due
+        at = max(office_at(min(certain, due - dt.timedelta(days=1))), office_after(ev[1].at, 5))
+        info["apology"] = {"at": at, "reason": rng.choice(APOLOGY_REASONS), "new_due": new_due}
+    return info
 
 
 def transfer(events: list[Event], successor: str) -> list[Event]:

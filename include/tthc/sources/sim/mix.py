@@ -148,7 +148,7 @@ def measure(data_dir: Path) -> dict:
         counted += 1
         ok = on_time(ch, due, end)
         punctual[d["DonViXuLy"]].append(int(ok))
-        if not ok and finish is not None:
+        if not ok:  # finished late, or still open past its due time: its letter was due before that
             late_codes.append(c)
     m["on_time_rate"] = _share(sum(sum(v) for v in punctual.values()), counted)
     m["apology_on_late"] = _share(sum(c in letters for c in late_codes), len(late_codes))
