@@ -5,7 +5,6 @@ Used by the tests to check that the truth states the rules it claims to."""
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 import json
 import sqlite3
@@ -39,7 +38,7 @@ def rows(data: Path, source: str, entity: str, skip: set[tuple[str, str]] = froz
 
 def step_intervals(changes: list[tuple[dt.datetime, object]], differs, start: dt.datetime | None = None):
     """Intervals in which differs(state) holds; state is folded from (time, change) pairs; only from start."""
-    out, since, state = [], None, None
+    out, since = [], None
     times = sorted({t for t, _ in changes})
     by_time = defaultdict(list)
     for t, c in changes:
@@ -166,23 +165,26 @@ def recompute(data: Path) -> list[tuple]:
         person = (by_legacy if len(d["SoGiayToChuHoSo"]) == 9 else by_id).get(d["SoGiayToChuHoSo"])
         if person is None or person["HoVaTen"].casefold() != d["ChuHoSo"].strip().casefold():
             add("G6", code, first_seen[code], None)
-    # G7: receipts per agency and day, one-stop against portal
-    receipts = defaultdict(list)
+    # G7: per agency and day, each dossier's receipt (not a hand-over repeating status 2) against the
+    # first push of that very change
+    receipt_of = {}
     for c in changes:
-        if c["TrangThaiHoSo"] == 2:
-            receipts[(c["DonViXuLy"], ts(c["ThoiGian"]).astimezone(TZ).date())].append(ts(c["NgayCapNhat"]))
-    synced_receipt = {}
+        if c["TrangThaiHoSo"] == 2 and not c["GhiChu"] and c["MaHoSo"] not in receipt_of:
+            receipt_of[c["MaHoSo"]] = c
+    first_push_of = {}
     for s in syncs:
-        if s["TrangThaiHoSo"] == 2:
-            key = (s["DonViXuLy"], ts(s["ThoiGianThayDoi"]).astimezone(TZ).date(), s["MaHoSo"])
-            synced_receipt[key] = min(synced_receipt.get(key, ts(s["NgayDongBo"])), ts(s["NgayDongBo"]))
-    portal_counts = defaultdict(list)
-    for (agency, day, _), t in synced_receipt.items():
-        portal_counts[(agency, day)].append(t)
-    for key in set(receipts) | set(portal_counts):
+        t = ts(s["NgayDongBo"])
+        first_push_of[s["MaQuaTrinh"]] = min(first_push_of.get(s["MaQuaTrinh"], t), t)
+    receipts, portal_counts = defaultdict(list), defaultdict(list)
+    for c in receipt_of.values():
+        key = (c["DonViXuLy"], ts(c["ThoiGian"]).astimezone(TZ).date())
+        receipts[key].append(ts(c["NgayCapNhat"]))
+        if c["MaQuaTrinh"] in first_push_of:
+            portal_counts[key].append(first_push_of[c["MaQuaTrinh"]])
+    for key in receipts:
         agency, day = key
         start = after_office(dt.datetime.combine(day + dt.timedelta(1), dt.time(0), TZ), missing)
-        steps = [(t, lambda st: {**st, "n": st.get("n", 0) + 1}) for t in receipts.get(key, [])]
+        steps = [(t, lambda st: {**st, "n": st.get("n", 0) + 1}) for t in receipts[key]]
         steps += [(t, lambda st: {**st, "n": st.get("n", 0) - 1}) for t in portal_counts.get(key, [])]
         for since, until in step_intervals(steps, lambda st: st.get("n", 0) != 0, start):
             add("G7", f"{agency}|{day.isoformat()}", since, until)
@@ -235,5 +237,3 @@ def compare(data: Path) -> dict[str, tuple[Counter, Counter]]:
         out[code] = (only_a, only_b)
     return out
 
-
-__all__ = ["bisect", "compare", "recompute", "truth_gaps"]

@@ -24,15 +24,21 @@ def at(minutes: float) -> dt.datetime:
     return T0 + dt.timedelta(minutes=minutes)
 
 
-@pytest.mark.parametrize("seed,start,days,faults,per_year", [
-    (1, "2025-06-20", 20, "every-kind", 60_000),  # across the 2025-07-01 reform
-    (2, "2024-06-24", 14, "none", 100_000),  # across VNeID's start for citizens
-    (3, "2025-03-01", 10, "default", 200_000),
-    (4, "2025-12-20", 20, "heavy", 80_000),  # across a new year
-    (5, "2026-02-09", 14, "every-kind", 60_000),  # across Tet 2026
+SHORT = Params(dt.timedelta(minutes=15), missing_after_minutes=60, stale_after_minutes=20)
+
+
+@pytest.mark.parametrize("seed,start,days,faults,per_year,params", [
+    (101, "2025-06-25", 14, "every-kind", 150_000, None),  # across the reform: hand-overs, dropped pushes
+    (2, "2024-06-24", 14, "none", 100_000, None),  # across VNeID's start for citizens
+    (3, "2025-03-01", 10, "default", 200_000, None),
+    (4, "2025-12-20", 20, "heavy", 80_000, None),  # across a new year
+    (5, "2026-02-09", 14, "every-kind", 60_000, None),  # across Tet 2026
+    (205, "2025-06-30", 3, "heavy", 300_000, SHORT),  # other thresholds
 ])
-def test_truth_equals_an_independent_recompute_from_the_stores(tmp_path, seed, start, days, faults, per_year):
-    truth = simulate(seed, dt.date.fromisoformat(start), days, tmp_path, dossiers_per_year=per_year, faults=faults)
+def test_truth_equals_an_independent_recompute_from_the_stores(tmp_path, seed, start, days, faults, per_year,
+                                                                 params):
+    truth = simulate(seed, dt.date.fromisoformat(start), days, tmp_path, dossiers_per_year=per_year, faults=faults,
+                     params=params)
     differences = {code: (sorted(a)[:3], sorted(b)[:3]) for code, (a, b) in compare(tmp_path).items() if a or b}
     assert differences == {}
     if faults != "none":
@@ -144,3 +150,18 @@ def test_the_province_of_2024_looks_like_the_published_figures(tmp_path):
     m = measure(tmp_path)
     assert _targets_met(m) == {}
     assert m["full_process_share_2024"] is not None
+
+
+def test_a_longer_run_extends_a_shorter_one(tmp_path):
+    """What a dossier becomes is drawn when it is filed; the period's end only decides what is recorded."""
+    short, long = tmp_path / "short", tmp_path / "long"
+    end = simulate(12, dt.date(2025, 6, 27), 3, short, dossiers_per_year=60_000, faults="heavy")["period"]["end"]
+    simulate(12, dt.date(2025, 6, 27), 6, long, dossiers_per_year=60_000, faults="heavy")
+    end_us = int(dt.datetime.fromisoformat(end).timestamp() * 1e6)
+    for source in ("onestop", "portal"):
+        with sqlite3.connect(short / f"{source}.sqlite") as a, sqlite3.connect(long / f"{source}.sqlite") as b:
+            for (table,) in a.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
+                rows = set(a.execute(f"SELECT key, changed_us, payload FROM {table}"))
+                prefix = set(b.execute(f"SELECT key, changed_us, payload FROM {table} WHERE changed_us < ?",
+                                       (end_us,)))
+                assert rows == prefix and rows, table

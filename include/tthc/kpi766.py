@@ -1,7 +1,9 @@
 """The Decision 766/QD-TTg index: its indicators declared once (group, points, what is counted and from
 which source field), and the on-time rule of the progress group.
 
-The index gives each agency 100 points a period, in six groups. A rate with a threshold scores
+The index gives each agency 100 points a period. Decision 766 numbers its indicators in five groups
+(1 transparency, 2 progress, 3 online service and payment, 4 digitisation, 5 satisfaction); DESIGN.md
+splits group 3 into online service (CLGQ, 3.1) and online payment (TTTT, 3.2-3.4). A rate with a threshold scores
 linearly up to it: points x min(1, rate / threshold); without one: points x rate. Each indicator
 names the source fields it is computed from; the README's table of indicators is checked against
 this one.
@@ -37,48 +39,51 @@ class Indicator:
 
 
 INDICATORS = (
-    Indicator("CKMB", "1.1", "procedures publicly disclosed", 6, "procedures disclosed on the portal",
-              "procedures the agency handles", "one-stop procedures.CongKhai"),
-    Indicator("CKMB", "1.2", "procedures synchronised to the national TTHC database", 6,
-              "procedures whose catalogue entry is synchronised", "procedures the agency handles",
+    Indicator("CKMB", "1.1", "procedures publicly disclosed", 4, "procedures disclosed on the portal",
+              "procedures the agency handled", "one-stop procedures.CongKhai"),
+    Indicator("CKMB", "1.2", "procedures synchronised to the national TTHC database", 4,
+              "procedures whose catalogue entry is synchronised", "procedures the agency handled",
               "one-stop procedures.DongBoCSDLQG"),
+    Indicator("CKMB", "1.3", "electronic workflows published", 4,
+              "procedures whose electronic internal workflow is published", "procedures the agency handled",
+              "one-stop procedures.QuyTrinhDienTu"),
     Indicator("CKMB", "1.4", "dossier sync ratio", 6, "dossiers synced to the portal",
-              "max(dossiers received in the one-stop, dossiers seen on the portal)",
+              "max(dossiers received in the one-stop, dossiers the portal knows as received)",
               "one-stop status_changes (status 2), portal sync_records"),
     Indicator("TDGQ", "2.1", "dossiers settled on time", 20, "dossiers finished by their due time (766 rule)",
               "dossiers finished in the period or past due at its end",
               "one-stop status_changes (ThoiGian, status), dossiers.NgayHenTra"),
     Indicator("CLGQ", "3.1", "full-process online dossiers", 12, "dossiers handled fully online (toàn trình)",
               "dossiers of full-process-eligible procedures", "one-stop dossiers.HoSoToanTrinh, procedures.MucDoDVC"),
-    Indicator("TTTT", "4.1", "fee procedures with payment integrated", 2,
-              "fee-bearing procedures with online payment integrated", "fee-bearing procedures",
+    Indicator("TTTT", "3.2", "fee procedures with payment integrated", 2,
+              "fee-bearing procedures with online payment integrated", "fee-bearing procedures handled",
               "one-stop procedures.LePhi, procedures.TichHopThanhToan"),
-    Indicator("TTTT", "4.2", "fee procedures with an online payment", 2,
-              "fee-bearing procedures with at least one online payment", "fee-bearing procedures",
+    Indicator("TTTT", "3.3", "fee procedures with an online payment", 2,
+              "fee-bearing procedures with at least one online payment", "fee-bearing procedures handled",
               "portal payments, one-stop dossiers.MaTTHC"),
-    Indicator("TTTT", "4.3", "dossiers paid online", 6, "dossiers paid online", "fee-bearing dossiers",
+    Indicator("TTTT", "3.4", "dossiers paid online", 6, "dossiers paid online", "fee-bearing dossiers",
               "one-stop dossiers.DuocThanhToanTrucTuyen, dossiers.LePhi"),
-    Indicator("MDSH", "5.1", "electronic results", 6, "resolved dossiers with an electronic result",
+    Indicator("MDSH", "4.1", "electronic results", 6, "resolved dossiers with an electronic result",
               "resolved dossiers", "one-stop dossiers.CoKetQuaDienTu"),
-    Indicator("MDSH", "5.2", "digitised dossiers", 4, "dossiers whose components were digitised",
+    Indicator("MDSH", "4.2", "digitised dossiers", 4, "dossiers whose components were digitised",
               "dossiers received", "one-stop dossiers.HoSoCoThanhPhanSoHoa", threshold=0.8),
-    Indicator("MDSH", "5.3", "certified electronic copies", 2, "certification dossiers with an electronic copy",
+    Indicator("MDSH", "4.3", "certified electronic copies", 2, "certification dossiers with an electronic copy",
               "certification dossiers", "one-stop dossiers.DuocChungThucDienTu (LinhVuc Chứng thực)"),
-    Indicator("MDSH", "5.4", "digitised data reused", 2, "dossiers reusing digitised data", "dossiers received",
+    Indicator("MDSH", "4.4", "digitised data reused", 2, "dossiers reusing digitised data", "dossiers received",
               "one-stop dossiers.DuocTaiSuDungDuLieu"),
-    Indicator("MDSH", "5.5", "data from the citizen's national data store", 4,
+    Indicator("MDSH", "4.5", "data from the citizen's national data store", 4,
               "dossiers with data taken from the data store", "dossiers received",
               "one-stop dossiers.DuocLayTuKhoDMQG"),
-    Indicator("MDSH", "5.6", "population database used", 2, "citizen dossiers looked up in the population database",
+    Indicator("MDSH", "4.6", "population database used", 2, "citizen dossiers looked up in the population database",
               "citizen dossiers", "one-stop dossiers.MaCSDL, LoaiDoiTuong"),
-    Indicator("MDSH", "5.7", "accounts verified with VNeID", 2, "online dossiers filed with a VNeID-verified account",
+    Indicator("MDSH", "4.7", "accounts verified with VNeID", 2, "online dossiers filed with a VNeID-verified account",
               "online dossiers", "one-stop dossiers.TaiKhoanDuocXacThucVoiVNeID, KenhThucHien"),
-    Indicator("MDHL", "6.1", "dossier satisfaction", 6, "100% - (overdue rate + share of ratings that are negative)",
+    Indicator("MDHL", "5.1", "dossier satisfaction", 6, "100% - (overdue rate + share of ratings that are negative)",
               "(a rate)", "766 on-time rule; portal ratings.MucDoHaiLong = 4 is negative", threshold=0.9),
-    Indicator("MDHL", "6.2", "petitions answered on time", 6, "petitions answered by their due time",
-              "petitions due or answered in the period", "portal petitions.HanXuLy, NgayTraLoi"),
-    Indicator("MDHL", "6.3", "petitioners satisfied", 6, "rated petitions rated 1 or 2", "rated petitions",
-              "portal petitions.MucDoHaiLong"),
+    Indicator("MDHL", "5.2", "petitions answered on time", 6, "petitions answered by their due time",
+              "petitions answered in the period or past due at its end", "portal petitions.HanXuLy, NgayTraLoi"),
+    Indicator("MDHL", "5.3", "petitioners satisfied", 6, "answered petitions rated 1 or 2",
+              "answered petitions with a rating", "portal petitions.MucDoHaiLong"),
 )
 assert {g: sum(i.points for i in INDICATORS if i.group == g) for g in GROUPS} == {g: v[2] for g, v in GROUPS.items()}
 
@@ -111,3 +116,12 @@ def on_time(changes: Iterable[tuple[dt.datetime, int]], due: dt.datetime, period
     if supplements > 1:
         return False
     return min(finish or period_end, period_end) <= due
+
+
+def indicator_rows() -> list[dict]:
+    """The indicators as the dbt seed ``kpi766_indicators`` (``tthc seeds``): points and thresholds
+    reach the marts from here, never typed twice."""
+    return [{"indicator_code": i.code, "group_code": i.group, "group_name_vi": GROUPS[i.group][0],
+             "group_name_en": GROUPS[i.group][1], "title": i.title, "points": i.points,
+             "threshold": "" if i.threshold is None else i.threshold, "numerator": i.numerator,
+             "denominator": i.denominator, "source_fields": i.source} for i in INDICATORS]

@@ -65,7 +65,8 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
         ("MaTTHC", (STR, True)), ("TenTTHC", (STR, True)), ("LinhVuc", (STR, True)), ("CapThucHien", (STR, True)),
         ("ThoiHanGiaiQuyet", (INT, True)), ("LePhi", (INT, True)), ("MucDoDVC", (STR, True)),
         ("DeAn06", (BOOL, True)), ("CongKhai", (BOOL, True)), ("DongBoCSDLQG", (BOOL, True)),
-        ("TichHopThanhToan", (BOOL, True)), UPDATED]), reference=True, checks=("fee:LePhi",)),
+        ("TichHopThanhToan", (BOOL, True)), ("QuyTrinhDienTu", (BOOL, True)), UPDATED]), reference=True,
+        checks=("fee:LePhi",)),
     Entity("onestop", "dossiers", "/v1/dossiers", "MaHoSo", dict([
         ("HoSoID", (INT, True)), ("MaHoSo", (STR, True)), ("MaTTHC", (STR, True)), ("TenTTHC", (STR, True)),
         ("MaLinhVuc", (STR, True)), ("DonViXuLy", (STR, True)), ("MaDonViHanhChinh", (STR, True)),

@@ -216,7 +216,7 @@ def create_app(source: str, data_dir: Path, api_key: str, clock: Clock, faults: 
         if update.profile is not None:
             if update.profile not in API_PROFILES:
                 raise HTTPException(400, f"unknown profile {update.profile!r}")
-            base = replace(API_PROFILES[update.profile], outages=base.outages)  # outages change only by name
+            base = replace(API_PROFILES[update.profile], outages=base.outages)  # outages change only when given
         changes = {k: v for k, v in update.model_dump().items() if k not in ("profile", "outages") and v is not None}
         if update.outages is not None:
             for o in update.outages:

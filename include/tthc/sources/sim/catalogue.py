@@ -45,7 +45,7 @@ DEPARTMENTS: dict[str, tuple[str, ...]] = {
     "Sở Dân tộc và Tôn giáo": ("Tôn giáo", "Công tác dân tộc"),
     "Ban Quản lý Khu kinh tế Đông Nam": ("Khu kinh tế",),
     "Văn phòng UBND tỉnh": ("Kiểm soát thủ tục hành chính",),
-    "Công an tỉnh": ("Phòng cháy, chữa cháy",),
+    "Công an tỉnh": ("Phòng cháy, chữa cháy", "Cư trú"),
     "Sở Ngoại vụ": ("Ngoại vụ",),
     "Thanh tra tỉnh": ("Tiếp công dân, khiếu nại, tố cáo",),
 }
@@ -68,7 +68,9 @@ class Named:
 # The most-filed procedures (weights: share of a province's dossiers, percent).
 NAMED = (
     Named("2.000815", "Chứng thực bản sao từ bản chính giấy tờ, văn bản do cơ quan có thẩm quyền của Việt Nam "
-          "cấp hoặc chứng nhận", "Chứng thực", "commune", 1, 2_000, "partial", 21.0, True),
+          "cấp hoặc chứng nhận", "Chứng thực", "commune", 1, 2_000, "partial", 19.0, True),
+    Named("1.004222", "Đăng ký thường trú", "Cư trú", "commune", 7, 20_000, "full", 2.5, True),
+    Named("1.004194", "Đăng ký tạm trú", "Cư trú", "commune", 3, 15_000, "full", 1.0, True),
     Named("2.000884", "Chứng thực chữ ký trong các giấy tờ, văn bản", "Chứng thực", "commune", 1, 10_000, "none",
           5.0, True),
     Named("1.001193", "Đăng ký khai sinh", "Hộ tịch", "commune", 1, 0, "full", 6.0, True),
@@ -187,6 +189,7 @@ OBJECTS: dict[str, tuple[str, ...]] = {
     "Khu kinh tế": ("giấy phép xây dựng trong khu kinh tế", "dự án đầu tư trong khu kinh tế"),
     "Kiểm soát thủ tục hành chính": ("phản ánh, kiến nghị về quy định hành chính",),
     "Phòng cháy, chữa cháy": ("thiết kế về phòng cháy, chữa cháy", "nghiệm thu về phòng cháy, chữa cháy"),
+    "Cư trú": ("gia hạn tạm trú", "xóa đăng ký thường trú", "xác nhận thông tin về cư trú", "khai báo tạm vắng"),
     "Ngoại vụ": ("tổ chức hội nghị, hội thảo quốc tế", "cho phép sử dụng thẻ ABTC"),
     "Tiếp công dân, khiếu nại, tố cáo": ("giải quyết khiếu nại lần đầu", "giải quyết tố cáo"),
 }
@@ -332,6 +335,7 @@ def _procedures(rng: random.Random) -> tuple[list[dict], list[float]]:
         p["published"] = rng.random() < 0.97  # publicly disclosed on the portal (transparency 1.1)
         p["synced_catalogue"] = rng.random() < 0.95  # entry synchronised to the national TTHC database (1.2)
         p["payment_integrated"] = bool(p["fee"]) and p["online"] != "none" and rng.random() < 0.7
+        p["e_workflow"] = rng.random() < 0.9  # its electronic internal workflow is published (transparency 1.3)
         p["project06"] = rng.random() < 0.1
     return procs, weights
 
@@ -477,7 +481,7 @@ def catalogue_records(cat: Catalogue) -> list[tuple[str, str, dt.datetime, dict]
                 "MaTTHC": p["code"], "TenTTHC": p["name"], "LinhVuc": p["field"], "CapThucHien": level,
                 "ThoiHanGiaiQuyet": p["days"], "LePhi": p["fee"], "MucDoDVC": ONLINE_NAMES[p["online"]],
                 "DeAn06": p["project06"], "CongKhai": p["published"], "DongBoCSDLQG": p["synced_catalogue"],
-                "TichHopThanhToan": p["payment_integrated"]}))
+                "TichHopThanhToan": p["payment_integrated"], "QuyTrinhDienTu": p["e_workflow"]}))
         version(p["level"], t0)
         if p["level_after"] != p["level"]:  # district-level procedures pass to the communes
             version(p["level_after"], reform)

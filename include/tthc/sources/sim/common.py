@@ -7,7 +7,6 @@ the simulator's own timelines and the same rule recomputed from the stores see i
 from __future__ import annotations
 
 import datetime as dt
-import random
 
 import orjson
 
@@ -58,7 +57,3 @@ def sigmoid(x: float) -> float:
     import math
 
     return 1 / (1 + math.exp(-x))
-
-
-def chance(rng: random.Random, p: float) -> bool:
-    return rng.random() < p

@@ -42,10 +42,6 @@ class FaultProfile:
     outage_per_day: float = 0.0  # G8: per feed source and working day, an outage of 2-8 hours
     outage_each_source: bool = False  # G8: at least one outage per feed source in the period
 
-    @property
-    def any(self) -> bool:
-        return any(v for k, v in self.__dict__.items() if k != "name")
-
 
 PROFILES = {
     "none": FaultProfile("none"),

@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from tthc.calendar import add_working_days
 from tthc.sources.sim.common import iso, office_after, whole
 
-SATISFACTION = {1: "Rất hài lòng", 2: "Hài lòng", 3: "Chấp nhận được", 4: "Không hài lòng"}
-PETITION_SATISFACTION = {1: "Hài lòng", 2: "Chấp nhận được", 3: "Không hài lòng"}
 MISMATCH_FIELDS = ("MaTTHC", "NgayHenTra", "KenhThucHien", "SoGiayToChuHoSo")
 
 
@@ -36,12 +34,12 @@ class Push:
 
 
 def draw_pushes(rng: random.Random, events: list, faults, receipt_recorded: dt.datetime | None,
-                missing_after_minutes: float) -> tuple[list[Push], bool]:
-    """The sync queue of one dossier (every status change except 1), and whether it was never synced
-    in time (the G1 fault). Late (G3) and dropped (G2) pushes are drawn per change."""
+                missing_after_minutes: float) -> list[Push]:
+    """The sync queue of one dossier (every status change except 1). Never synced (G1, sometimes
+    caught up later in a backlog push), late (G3) and dropped (G2) pushes are faults drawn here."""
     pushable = [(n, e) for n, e in enumerate(events) if e.status != 1]
     if not pushable:
-        return [], False
+        return []
     never = rng.random() < faults.never_synced
     catch_up = None
     if never and rng.random() < faults.backlog and receipt_recorded is not None:
@@ -71,7 +69,7 @@ def draw_pushes(rng: random.Random, events: list, faults, receipt_recorded: dt.d
             again = p.synced + dt.timedelta(seconds=rng.randint(60, 1800))
             if k + 1 == len(pushes) or again < pushes[k + 1].synced:
                 repeats.append(Push(p.event_index, p.status, again, again + dt.timedelta(seconds=2), True))
-    return sorted(pushes + repeats, key=lambda p: p.synced), never
+    return sorted(pushes + repeats, key=lambda p: p.synced)
 
 
 def mismatched(field_name: str, value):
@@ -87,20 +85,17 @@ def rating_level(rng: random.Random, late: bool) -> int:
 
 
 def petition(rng: random.Random, number: str, received: dt.datetime, agency, field_name: str,
-             end: dt.datetime) -> list[tuple[dt.datetime, dict]]:
-    """Versions of one petition (received, answered, rated) as (recorded, record)."""
+             ) -> list[tuple[dt.datetime, dict]]:
+    """Every version of one petition (received, answered, perhaps rated) as (recorded, record)."""
     due = whole(add_working_days(received, 10))
     late = rng.random() < min(0.9, 2.5 * agency.rate("late", received.date()))
     answered = office_after(due, rng.uniform(60, 3000)) if late else office_after(received, rng.uniform(60, 3600))
     answered = min(answered, due) if not late else answered
     base = {"MaPAKN": number, "DonViXuLy": agency.code, "LinhVuc": field_name, "NgayTiepNhan": iso(received),
             "HanXuLy": iso(due), "TrangThai": 1, "NgayTraLoi": None, "MucDoHaiLong": None}
-    versions = [(received, dict(base))]
-    if answered < end:
-        versions.append((answered, {**base, "TrangThai": 2, "NgayTraLoi": iso(answered)}))
-        if rng.random() < 0.4:
-            rated = answered + dt.timedelta(seconds=rng.randint(1800, 5 * 86400))
-            level = rng.choices([1, 2, 3], [0.3, 0.4, 0.3] if late else [0.65, 0.27, 0.08])[0]
-            if rated < end:
-                versions.append((rated, {**versions[-1][1], "MucDoHaiLong": level}))
+    versions = [(received, dict(base)), (answered, {**base, "TrangThai": 2, "NgayTraLoi": iso(answered)})]
+    if rng.random() < 0.4:
+        rated = answered + dt.timedelta(seconds=rng.randint(1800, 5 * 86400))
+        level = rng.choices([1, 2, 3], [0.3, 0.4, 0.3] if late else [0.65, 0.27, 0.08])[0]
+        versions.append((rated, {**versions[-1][1], "MucDoHaiLong": level}))
     return versions

@@ -1,10 +1,11 @@
 """The driver: one province's systems, day by day, into three stores and ``truth.json``.
 
 Everything derives from the seed: one ``random.Random`` for the catalogue, one for the outages and one
-per simulated day, so the output is byte-identical for a seed. Days are generated one at a time and
-flushed to the stores. A dossier's whole life is drawn when it is filed; what the systems would record
-after the end of the period is not written (the stores hold the systems as they stand at its end),
-and the truth is computed from exactly what is written.
+per simulated day, so the output is byte-identical for a seed. Each dossier's whole life is drawn when
+it is filed (``_draw``), whatever the period's end; then what the systems would have recorded by the end
+of the period is written (``_write``) and the truth is computed from exactly that. So a longer run of
+the same seed extends a shorter one instead of redrawing it, and the stores hold the systems as they
+stand at the period's end.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
+from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
 
@@ -19,8 +21,8 @@ import orjson
 
 from tthc.calendar import TZ, add_working_days, is_working_day
 from tthc.sources.sim import lifecycle, truth
-from tthc.sources.sim.catalogue import build_catalogue, catalogue_records
-from tthc.sources.sim.common import dumps, iso, office_after, office_at, to_us, whole
+from tthc.sources.sim.catalogue import Agency, build_catalogue, catalogue_records
+from tthc.sources.sim.common import dumps, iso, office_after, to_us, whole
 from tthc.sources.sim.faults import (
     BAD_KINDS,
     FEED_SOURCES,
@@ -32,16 +34,54 @@ from tthc.sources.sim.faults import (
 )
 from tthc.sources.sim.lifecycle import TRANSFER_AT, Event
 from tthc.sources.sim.people import People, population_record
-from tthc.sources.sim.portal import MISMATCH_FIELDS, draw_pushes, mismatched, petition, rating_level
+from tthc.sources.sim.portal import MISMATCH_FIELDS, Push, draw_pushes, mismatched, petition, rating_level
 from tthc.sources.store import SOURCES, StoreWriter, open_store
 
 ONLINE_SHARE = {2023: 0.50, 2024: 0.62, 2025: 0.7235, 2026: 0.78, 2027: 0.82}  # online / received (766)
 ONLINE_AFFINITY = {"full": 0.85, "partial": 0.7, "none": 0.0}  # how readily a procedure is filed online
 FILING_HOURS = [1, 1, 1, 1, 1, 2, 4, 8, 10, 10, 10, 9, 6, 7, 9, 10, 9, 8, 7, 6, 5, 4, 3, 2]  # online, by hour
+ONLINE_DAY_WEIGHT = {"working": 1.0, "saturday": 0.5, "sunday": 0.4, "holiday": 0.35}  # online filing by day
 PORTAL_APPLICATION = 0.35  # share of online dossiers filed on the national portal (the rest: provincial)
 VNEID_CITIZENS, VNEID_ORGANISATIONS = dt.date(2024, 7, 1), dt.date(2025, 7, 1)
 PETITIONS_PER_DOSSIER = 1 / 300
 G7_HORIZON = 45  # days after which no change can reach an agency-day's counts any more
+
+
+def _day_kind(day: dt.date) -> str:
+    if is_working_day(day):
+        return "working"
+    return {5: "saturday", 6: "sunday"}.get(day.weekday(), "holiday")
+
+
+def _count(rng: random.Random, mean: float) -> int:
+    """A day's count around its mean (normal approximation of a Poisson draw)."""
+    return max(0, round(rng.gauss(mean, math.sqrt(mean)))) if mean > 0 else 0
+
+
+@dataclass
+class Dossier:
+    """Everything drawn for one dossier, before the period's end decides what is written."""
+
+    hoso_id: int
+    code: str
+    proc: dict
+    desk: Agency
+    online: bool
+    filed: dt.datetime
+    applicant: dict
+    applicant_id: str
+    tamper: str | None
+    events: list[Event]
+    info: dict
+    base: dict
+    pushes: list[Push]
+    mismatch: str | None
+    application: bool
+    orphan_filed: dt.datetime | None
+    payment: tuple[dt.datetime, dt.datetime] | None  # paid at, recorded at
+    rating: tuple[dt.datetime, int] | None
+    bad_kind: str | None
+    qt: list[str] = field(default_factory=list)
 
 
 class Simulator:
@@ -54,42 +94,59 @@ class Simulator:
         self.end = self.period_start + dt.timedelta(days=days)
         self.cat = build_catalogue(random.Random(f"{seed}:catalogue:{province}"), province)
         self.people = People(province)
-        self.truth = truth.Truth(self.end, params)
+        self.truth = truth.Truth(self.end, self.params)
         self.outages = schedule_outages(faults, random.Random(f"{seed}:outages:{province}"), start, days)
         self.bad: list[dict] = []
+        self.bad_draws = 0
         self.counters = {"dossiers": 0, "status_changes": 0, "sync_records": 0, "applications": 0, "payments": 0,
                          "ratings": 0, "petitions": 0}
-        self.daily_seq: dict[tuple[str, dt.date], int] = {}
+        self.daily_seq: dict[str, int] = {}
         self.g7: dict[tuple[str, dt.date], tuple[list, list]] = {}
         procs, weights = self.cat.procedures, self.cat.proc_weights
         self.cum_online = list(accumulate(w * ONLINE_AFFINITY[p["online"]] for p, w in zip(procs, weights, strict=True)))
         self.cum_office = list(accumulate(w * (1 - ONLINE_AFFINITY[p["online"]])
                                           for p, w in zip(procs, weights, strict=True)))
         self.agency_unit = {a.code: a.unit for a in self.cat.agencies}
+        self.year_weights: dict[int, tuple[float, int]] = {}
 
-    # --- one dossier ---------------------------------------------------------------------------------
-    def _dossier(self, rng: random.Random, day: dt.date, online: bool, hoso_id: int, w: dict[str, StoreWriter]
-                 ) -> None:
-        cat, f, end, p = self.cat, self.faults, self.end, self.params
+    # --- drawing a dossier (independent of the period's end) ---------------------------------------------
+    def _filings(self, rng: random.Random, day: dt.date) -> list[tuple[dt.datetime, bool]]:
+        """The day's filings (time, online), in time order: online ones any hour (fewer at weekends and on
+        holidays), in-person ones in office hours of working days."""
+        year = day.year
+        if year not in self.year_weights:
+            days = [dt.date(year, 1, 1) + dt.timedelta(d) for d in range((dt.date(year + 1, 1, 1)
+                                                                          - dt.date(year, 1, 1)).days)]
+            self.year_weights[year] = (sum(ONLINE_DAY_WEIGHT[_day_kind(d)] for d in days),
+                                       sum(is_working_day(d) for d in days))
+        weight_sum, working_days = self.year_weights[year]
+        share = ONLINE_SHARE.get(year, 0.72)
+        n_online = _count(rng, self.k * share * ONLINE_DAY_WEIGHT[_day_kind(day)] / weight_sum)
+        n_office = _count(rng, self.k * (1 - share) / working_days) if is_working_day(day) else 0
+        opening = dt.datetime.combine(day, dt.time(7, 30), TZ)
+        filings = []
+        for _ in range(n_online):
+            hour = rng.choices(range(24), FILING_HOURS)[0]
+            filings.append((dt.datetime.combine(day, dt.time(hour, rng.randrange(60), rng.randrange(60)), TZ), True))
+        for _ in range(n_office):
+            filed = office_after(opening, rng.uniform(0, 449.9))
+            filings.append((filed, False))
+        return sorted(filings, key=lambda f: (f[0], not f[1]))
+
+    def _draw(self, rng: random.Random, day: dt.date, filed: dt.datetime, online: bool, hoso_id: int,
+              population: StoreWriter) -> Dossier:
+        cat, f, p = self.cat, self.faults, self.params
         proc = rng.choices(cat.procedures, cum_weights=self.cum_online if online else self.cum_office)[0]
         desk = cat.desk(rng, proc, day)
         if online:
-            hour = rng.choices(range(24), FILING_HOURS)[0]
-            filed = dt.datetime.combine(day, dt.time(hour, rng.randrange(60), rng.randrange(60)), TZ)
             received = office_after(filed, rng.uniform(10, 300))
             channel = 2
         else:
-            filed = office_at(dt.datetime.combine(day, dt.time(7, 30), TZ) + dt.timedelta(seconds=rng.randrange(34200)))
-            if filed.date() != day:
-                return
             received = filed
             channel = 3 if rng.random() < 0.03 else 1
-        if filed >= end:
-            return
         due = whole(add_working_days(received, proc["days"]))
-        seq_key = (desk.code, day)  # codes are given when the one-stop first registers the dossier
-        self.daily_seq[seq_key] = self.daily_seq.get(seq_key, 0) + 1
-        code = f"{desk.code}-{day:%y%m%d}-{self.daily_seq[seq_key]:04d}"
+        self.daily_seq[desk.code] = self.daily_seq.get(desk.code, 0) + 1  # given when first registered
+        code = f"{desk.code}-{day:%y%m%d}-{self.daily_seq[desk.code]:04d}"
 
         applicant, fresh = self.people.applicant(rng, day)
         citizen = applicant["type"] == 1
@@ -99,8 +156,8 @@ class Simulator:
                 tamper = rng.choice(["unknown", "mismatch"])
                 self.people.forget(applicant)  # never reused: its gap belongs to this dossier only
             record = population_record(applicant, tamper)
-            if record:
-                w["population"].add_citizen(applicant["pid"], applicant["legacy"], dumps(record))
+            if record:  # the national population database knows everyone, filed in the period or not
+                population.add_citizen(applicant["pid"], applicant["legacy"], dumps(record))
         applicant_id = applicant["legacy"] if citizen and applicant["legacy"] and day.year < 2025 else applicant["pid"]
 
         if online and rng.random() < 0.005:  # withdrawn by the citizen before the desk received it
@@ -114,11 +171,6 @@ class Simulator:
         if desk.code in cat.successor and events[-1].at >= TRANSFER_AT:
             events = lifecycle.transfer(events, cat.successor[desk.code].code)
         lifecycle.record(rng, events)
-        events = [e for e in events if e.recorded < end]
-        if not events:
-            return
-        self.counters["dossiers"] += 1
-        received_ever = any(e.status in (2, 3) for e in events)
 
         rate = desk.rate
         proxy = online and citizen and rng.random() < rate("proxy", day)
@@ -133,14 +185,13 @@ class Simulator:
         if proc["fee"] and proc["payment_integrated"] and online and (full_process or
                                                                       rng.random() < rate("online_paid", day)):
             paid = 1 if rng.random() < 0.4 else 2
-        e_result = info.get("e_result", False)
         base = {
             "HoSoID": hoso_id, "MaHoSo": code, "MaTTHC": proc["code"], "TenTTHC": proc["name"],
             "MaLinhVuc": proc["field"], "DonViXuLy": desk.code, "MaDonViHanhChinh": desk.unit,
             "KenhThucHien": channel, "LoaiDoiTuong": applicant["type"], "ChuHoSo": applicant["name"],
             "SoGiayToChuHoSo": applicant_id, "SoDienThoaiChuHoSo": applicant["phone"],
-            "NgayNopHoSo": iso(filed), "NgayTiepNhan": iso(received) if received_ever else None,
-            "NgayHenTra": iso(due), "LePhi": proc["fee"], "DuocThanhToanTrucTuyen": paid,
+            "NgayNopHoSo": iso(filed), "NgayTiepNhan": None, "NgayHenTra": iso(due), "LePhi": proc["fee"],
+            "DuocThanhToanTrucTuyen": paid,
             "HoSoCoThanhPhanSoHoa": int(full_process or rng.random() < rate("digitised", day)),
             "CoKetQuaDienTu": 0, "DuocTaiSuDungDuLieu": int(rng.random() < rate("reuse", day)),
             "DuocLayTuKhoDMQG": int(rng.random() < rate("data_store", day)),
@@ -149,97 +200,117 @@ class Simulator:
             "MaCSDL": "CSDLQGDC" if citizen and rng.random() < rate("population_lookup", day) else None,
             "NopThayCongDan": int(proxy),
         }
-        qt = [f"{hoso_id}-{n + 1:02d}" for n in range(len(events))]
+        if any(e.status in (2, 3) for e in events):
+            base["NgayTiepNhan"] = iso(received)
+        bad_kind = None
+        if f.bad_record and rng.random() < f.bad_record:
+            bad_kind = BAD_KINDS[self.bad_draws % len(BAD_KINDS)]
+            self.bad_draws += 1
+        receipt = next((e for e in events if e.status == 2), None)
+        pushes = draw_pushes(rng, events, f, receipt.recorded if receipt else None, p.missing_after_minutes)
+        mismatch = rng.choice(MISMATCH_FIELDS) if rng.random() < f.field_mismatch else None
+        application = online and rng.random() < PORTAL_APPLICATION
+        orphan = filed + dt.timedelta(seconds=rng.randint(60, 36000)) \
+            if online and rng.random() < f.orphan_application else None
+        payment = None
+        if paid:
+            pay_at = filed + dt.timedelta(seconds=rng.randint(60, 1800))
+            payment = (pay_at, pay_at if paid == 1 else pay_at + dt.timedelta(seconds=rng.randint(300, 3600)))
+        done = next((e for e in events if e.status == 10), None)
+        rating = None
+        if done and rng.random() < rate("rated", day):
+            rating = (done.at + dt.timedelta(seconds=rng.randint(1800, 48 * 3600)), rating_level(rng, info["late"]))
+        return Dossier(hoso_id, code, proc, desk, online, filed, applicant, applicant_id, tamper, events, info,
+                       base, pushes, mismatch, application, orphan, payment, rating, bad_kind,
+                       [f"{hoso_id}-{n + 1:02d}" for n in range(len(events))])
 
-        # one-stop: a status change and a dossier version per change (plus one for an apology letter)
+    # --- writing what the systems hold by the end of the period ------------------------------------------
+    def _write(self, d: Dossier, w: dict[str, StoreWriter]) -> None:
+        end = self.end
+        events = [e for e in d.events if e.recorded < end]  # recorded in order: a prefix of the life
+        if not events:
+            return
+        self.counters["dossiers"] += 1
+        code, qt = d.code, d.qt
+
+        # one-stop: a status change and a dossier version per change (plus one for an apology letter),
+        # built over the whole life and written as far as recorded by the end
         versions: list[tuple[dt.datetime, dict]] = []
         finish_at, resolved = None, False
-        for n, e in enumerate(events):
-            w["onestop"].add("status_changes", qt[n], to_us(e.recorded), dumps({
-                "MaQuaTrinh": qt[n], "HoSoID": hoso_id, "MaHoSo": code, "TrangThaiHoSo": e.status,
-                "ThoiGian": iso(e.at), "DonViXuLy": e.agency, "GhiChu": e.note, "NgayCapNhat": iso(e.recorded)}))
-            self.counters["status_changes"] += 1
+        for n, e in enumerate(d.events):
+            if e.recorded < end:
+                w["onestop"].add("status_changes", qt[n], to_us(e.recorded), dumps({
+                    "MaQuaTrinh": qt[n], "HoSoID": d.hoso_id, "MaHoSo": code, "TrangThaiHoSo": e.status,
+                    "ThoiGian": iso(e.at), "DonViXuLy": e.agency, "GhiChu": e.note,
+                    "NgayCapNhat": iso(e.recorded)}))
+                self.counters["status_changes"] += 1
             if e.status in (3, 8, 9, 10) and finish_at is None:
                 finish_at = e.at
             resolved = resolved or e.status in (9, 10)
             versions.append((e.recorded, {"TrangThaiHoSo": e.status, "NgayKetThucXuLy": iso(finish_at),
                                           "DonViXuLy": e.agency, "MaDonViHanhChinh": self.agency_unit[e.agency],
-                                          "CoKetQuaDienTu": int(e_result and resolved)}))
-        apology = info["apology"]
-        if apology and events[0].recorded < apology["at"] < end:
+                                          "CoKetQuaDienTu": int(d.info["e_result"] and resolved)}))
+        apology = d.info["apology"]
+        if apology and d.events[0].recorded < apology["at"]:
             state = next(v for t, v in reversed(versions) if t <= apology["at"])
             versions.append((apology["at"], {**state, "PhieuXinLoi": {
                 "LyDo": apology["reason"], "NgayHenTraMoi": iso(apology["new_due"]),
                 "NgayXinLoi": iso(apology["at"])}}))
             versions.sort(key=lambda v: v[0])
         letter = None
-        payload, recorded = {}, events[0].recorded
+        first = None
         for n, (recorded, changes) in enumerate(versions):
             letter = changes.get("PhieuXinLoi", letter)
-            payload = {**base, **changes, "PhieuXinLoi": letter, "PhienBan": n + 1, "NgayCapNhat": iso(recorded)}
+            payload = {**d.base, **changes, "PhieuXinLoi": letter, "PhienBan": n + 1, "NgayCapNhat": iso(recorded)}
             if payload["TrangThaiHoSo"] == 1:
                 payload["NgayTiepNhan"] = None
-            w["onestop"].add("dossiers", code, to_us(recorded), dumps(payload))
-        if f.bad_record and rng.random() < f.bad_record:
-            self._bad_record(payload, recorded, code, hoso_id, w["onestop"])
-        if tamper:
-            self.truth.add("G6", code, [(events[0].recorded, None)], code, events[-1].agency, {"problem": tamper})
+            first = first or (payload, recorded)
+            if recorded < end:
+                w["onestop"].add("dossiers", code, to_us(recorded), dumps(payload))
+        if d.bad_kind:  # a malformed copy of the dossier's first version, a second after it
+            self._bad_record(d.bad_kind, *first, code, d.hoso_id, w["onestop"])
+        if d.tamper:
+            self.truth.add("G6", code, [(events[0].recorded, None)], code, events[-1].agency, {"problem": d.tamper})
 
-        # portal: status pushes, the online application, payment, rating
-        receipt_n = next((n for n, e in enumerate(events) if e.status == 2), None)
-        receipt = events[receipt_n] if receipt_n is not None else None
-        pushes, _ = draw_pushes(rng, events, f, receipt.recorded if receipt else None, p.missing_after_minutes)
-        mismatch = rng.choice(MISMATCH_FIELDS) if rng.random() < f.field_mismatch else None
-        visible = [x for x in pushes if x.applied < end]
+        # portal: the pushes it has applied by the end, the online application, payment, rating
+        visible = [x for x in d.pushes if x.applied < end]
         for x in visible:
-            e = events[x.event_index]
-            rec = {"MaDongBo": f"DB-{hoso_id}-{x.event_index + 1:02d}" + ("-R" if x.repeat else ""),
+            e = d.events[x.event_index]
+            rec = {"MaDongBo": f"DB-{d.hoso_id}-{x.event_index + 1:02d}" + ("-R" if x.repeat else ""),
                    "MaQuaTrinh": qt[x.event_index], "MaHoSo": code, "TrangThaiHoSo": e.status,
-                   "ThoiGianThayDoi": iso(e.at), "NgayDongBo": iso(x.synced), "MaTTHC": base["MaTTHC"],
-                   "NgayHenTra": base["NgayHenTra"], "KenhThucHien": base["KenhThucHien"],
-                   "SoGiayToChuHoSo": base["SoGiayToChuHoSo"], "DonViXuLy": e.agency, "NgayCapNhat": iso(x.applied)}
-            if mismatch:
-                rec[mismatch] = mismatched(mismatch, rec[mismatch])
+                   "ThoiGianThayDoi": iso(e.at), "NgayDongBo": iso(x.synced), "MaTTHC": d.base["MaTTHC"],
+                   "NgayHenTra": d.base["NgayHenTra"], "KenhThucHien": d.base["KenhThucHien"],
+                   "SoGiayToChuHoSo": d.base["SoGiayToChuHoSo"], "DonViXuLy": e.agency, "NgayCapNhat": iso(x.applied)}
+            if d.mismatch:
+                rec[d.mismatch] = mismatched(d.mismatch, rec[d.mismatch])
             w["portal"].add("sync_records", rec["MaDongBo"], to_us(x.applied), dumps(rec))
             self.counters["sync_records"] += 1
-        self._sync_truth(code, events, qt, visible, mismatch, receipt)
-        if receipt is not None:
-            day_key = (receipt.agency, receipt.at.astimezone(TZ).date())
-            receipts, syncs = self.g7.setdefault(day_key, ([], []))
-            receipts.append(receipt.recorded)
-            first = next((x.synced for x in visible if x.event_index == receipt_n), None)
-            if first is not None:
-                syncs.append(first)
-
-        if online and rng.random() < PORTAL_APPLICATION:
-            self._application(f"DVC-{hoso_id}", filed, code, proc, applicant, applicant_id, desk.code, events, w)
-        if online and rng.random() < f.orphan_application:
-            orphan_filed = filed + dt.timedelta(seconds=rng.randint(60, 36000))
-            if orphan_filed < end:
-                self._application(f"DVC-{hoso_id}-X", orphan_filed, None, proc, applicant, applicant_id, desk.code,
-                                  [], w)
-        if paid:
-            pay_at = filed + dt.timedelta(seconds=rng.randint(60, 1800))
-            pay_recorded = pay_at if paid == 1 else pay_at + dt.timedelta(seconds=rng.randint(300, 3600))
-            if pay_recorded < end:
-                w["portal"].add("payments", f"GD-{hoso_id}", to_us(pay_recorded), dumps({
-                    "MaGiaoDich": f"GD-{hoso_id}", "MaHoSo": code, "SoTien": proc["fee"], "KenhThanhToan": paid,
-                    "NgayThanhToan": iso(pay_at), "NgayCapNhat": iso(pay_recorded)}))
-                self.counters["payments"] += 1
+        self._sync_truth(d, events, visible)
+        if d.application:
+            self._application(f"DVC-{d.hoso_id}", d.filed, code, d, events, w)
+        if d.orphan_filed is not None and d.orphan_filed < end:
+            self._application(f"DVC-{d.hoso_id}-X", d.orphan_filed, None, d, [], w)
+        if d.payment and d.payment[1] < end:
+            pay_at, pay_recorded = d.payment
+            w["portal"].add("payments", f"GD-{d.hoso_id}", to_us(pay_recorded), dumps({
+                "MaGiaoDich": f"GD-{d.hoso_id}", "MaHoSo": code, "SoTien": d.proc["fee"],
+                "KenhThanhToan": d.base["DuocThanhToanTrucTuyen"], "NgayThanhToan": iso(pay_at),
+                "NgayCapNhat": iso(pay_recorded)}))
+            self.counters["payments"] += 1
         done = next((e for e in events if e.status == 10), None)
-        if done and rng.random() < rate("rated", day):
-            rated = done.at + dt.timedelta(seconds=rng.randint(1800, 48 * 3600))
-            if rated < end:
-                w["portal"].add("ratings", f"DG-{hoso_id}", to_us(rated), dumps({
-                    "MaDanhGia": f"DG-{hoso_id}", "MaHoSo": code, "MucDoHaiLong": rating_level(rng, info["late"]),
-                    "NgayDanhGia": iso(rated), "NgayCapNhat": iso(rated)}))
-                self.counters["ratings"] += 1
+        if d.rating and done is not None and d.rating[0] < end:
+            rated, level = d.rating
+            w["portal"].add("ratings", f"DG-{d.hoso_id}", to_us(rated), dumps({
+                "MaDanhGia": f"DG-{d.hoso_id}", "MaHoSo": code, "MucDoHaiLong": level, "NgayDanhGia": iso(rated),
+                "NgayCapNhat": iso(rated)}))
+            self.counters["ratings"] += 1
 
-    def _sync_truth(self, code: str, events: list[Event], qt: list[str], visible: list, mismatch: str | None,
-                    receipt: Event | None) -> None:
-        """G1, G2, G3 and G5 of one dossier, from its timelines as the sources serve them."""
-        p, t = self.params, self.truth
+    def _sync_truth(self, d: Dossier, events: list[Event], visible: list[Push]) -> None:
+        """G1, G2, G3, G5 of one dossier and its G7 counts, from its timelines as the sources serve them."""
+        p, t, code, qt = self.params, self.truth, d.code, d.qt
         agency = events[-1].agency
+        receipt_n = next((n for n, e in enumerate(events) if e.status == 2), None)  # never a hand-over: those
+        receipt = events[receipt_n] if receipt_n is not None else None  # repeat an earlier status
         first_sync = min((x.synced for x in visible), default=None)
         t.add("G1", code, truth.g1_missing(receipt.recorded if receipt else None, first_sync, p), code, agency)
         onestop = [(e.recorded, qt[n], e.status) for n, e in enumerate(events) if e.status != 1]
@@ -251,15 +322,20 @@ class Simulator:
         for n, synced in sorted(first_push.items()):
             t.add("G3", code, truth.g3_late(events[n].recorded, synced, p), code, events[n].agency,
                   {"status": events[n].status, "change": qt[n]})
-        if mismatch:
+        if d.mismatch:
             t.add("G5", code, truth.g5_mismatch([(x.synced, True) for x in visible]), code, agency,
-                  {"field": mismatch})
+                  {"field": d.mismatch})
+        if receipt is not None:
+            receipts, syncs = self.g7.setdefault((receipt.agency, receipt.at.astimezone(TZ).date()), ([], []))
+            receipts.append(receipt.recorded)
+            if receipt_n in first_push:
+                syncs.append(first_push[receipt_n])
 
-    def _application(self, app_id: str, filed: dt.datetime, code: str | None, proc: dict, applicant: dict,
-                     applicant_id: str, desk: str, events: list[Event], w: dict[str, StoreWriter]) -> None:
+    def _application(self, app_id: str, filed: dt.datetime, code: str | None, d: Dossier, events: list[Event],
+                     w: dict[str, StoreWriter]) -> None:
         """A portal application, linked to the one-stop dossier once the one-stop first handles it."""
-        rec = {"MaHoSoDVC": app_id, "MaHoSo": None, "MaTTHC": proc["code"], "NgayNop": iso(filed),
-               "ChuHoSo": applicant["name"], "SoGiayToChuHoSo": applicant_id, "DonViTiepNhan": desk}
+        rec = {"MaHoSoDVC": app_id, "MaHoSo": None, "MaTTHC": d.proc["code"], "NgayNop": iso(filed),
+               "ChuHoSo": d.applicant["name"], "SoGiayToChuHoSo": d.applicant_id, "DonViTiepNhan": d.desk.code}
         w["portal"].add("online_applications", app_id, to_us(filed), dumps({**rec, "NgayCapNhat": iso(filed)}))
         handled = next((e for e in events if e.status != 1), None)
         if handled is not None:
@@ -267,10 +343,10 @@ class Simulator:
                             dumps({**rec, "MaHoSo": code, "NgayCapNhat": iso(handled.recorded)}))
         self.counters["applications"] += 1
         self.truth.add("G4", app_id, truth.g4_orphan(filed, handled.recorded if handled else None, self.params),
-                       code, desk)
+                       code, d.desk.code)
 
-    def _bad_record(self, payload: dict, recorded: dt.datetime, code: str, hoso_id: int, w: StoreWriter) -> None:
-        kind = BAD_KINDS[len(self.bad) % len(BAD_KINDS)]
+    def _bad_record(self, kind: str, payload: dict, recorded: dt.datetime, code: str, hoso_id: int,
+                    w: StoreWriter) -> None:
         recorded = recorded + dt.timedelta(seconds=1)
         if recorded >= self.end:
             return
@@ -286,12 +362,11 @@ class Simulator:
             agency = self.cat.desk(rng, proc, day)
             received = dt.datetime.combine(day, dt.time(rng.choices(range(24), FILING_HOURS)[0], rng.randrange(60),
                                                         rng.randrange(60)), TZ)
-            if received >= self.end:
-                continue
             number = f"PAKN-{day:%Y%m%d}-{seq:03d}"
-            for recorded, rec in petition(rng, number, received, agency, proc["field"], self.end):
+            versions = [(t, rec) for t, rec in petition(rng, number, received, agency, proc["field"]) if t < self.end]
+            for recorded, rec in versions:
                 w.add("petitions", number, to_us(recorded), dumps({**rec, "NgayCapNhat": iso(recorded)}))
-            self.counters["petitions"] += 1
+            self.counters["petitions"] += bool(versions)
 
     # --- driver ----------------------------------------------------------------------------------------
     def _finish_g7(self, before: dt.date | None) -> None:
@@ -315,25 +390,16 @@ class Simulator:
         for entity, key, recorded, rec in catalogue_records(self.cat):
             if recorded < self.end:
                 w["onestop"].add(entity, key, to_us(recorded), dumps({**rec, "NgayCapNhat": iso(recorded)}))
-        working = {}
         for offset in range(self.days):
             day = self.start + dt.timedelta(days=offset)
-            if day.year not in working:
-                year_days = (dt.date(day.year + 1, 1, 1) - dt.date(day.year, 1, 1)).days
-                working[day.year] = sum(is_working_day(dt.date(day.year, 1, 1) + dt.timedelta(d))
-                                        for d in range(year_days))
             rng = random.Random(f"{self.seed}:day:{day.isoformat()}")
-            share = ONLINE_SHARE.get(day.year, 0.72)
-            n_online = _count(rng, self.k * share / 365)
-            n_office = _count(rng, self.k * (1 - share) / working[day.year]) if is_working_day(day) else 0
-            kinds = [True] * n_online + [False] * n_office
-            rng.shuffle(kinds)
-            for seq, online in enumerate(kinds, start=1):
-                self._dossier(rng, day, online, int(day.strftime("%Y%m%d")) * 10_000 + seq, w)
+            self.daily_seq.clear()
+            for seq, (filed, online) in enumerate(self._filings(rng, day), start=1):
+                self._write(self._draw(rng, day, filed, online, int(day.strftime("%Y%m%d")) * 10_000 + seq,
+                                       w["population"]), w)
             self._petitions(rng, day, w["portal"])
             for writer in w.values():
                 writer.flush()
-            self.daily_seq.clear()
             self._finish_g7(day - dt.timedelta(days=G7_HORIZON))
             if progress:
                 progress(offset + 1)
@@ -367,16 +433,11 @@ class Simulator:
         }
 
 
-def _count(rng: random.Random, mean: float) -> int:
-    """A day's count around its mean (normal approximation of a Poisson draw)."""
-    return max(0, round(rng.gauss(mean, math.sqrt(mean)))) if mean > 0 else 0
-
-
 def simulate(seed: int, start: dt.date, days: int, out: Path, dossiers_per_year: int = 500_000,
              faults: str = "default", province: str = "40", progress=None, params: truth.Params | None = None) -> dict:
     if faults not in PROFILES:
         raise ValueError(f"unknown fault profile {faults!r} (known: {', '.join(PROFILES)})")
     for offset in (0, days):
         is_working_day(start + dt.timedelta(days=offset))  # raises outside the known calendar
-    sim = Simulator(seed, start, days, dossiers_per_year, PROFILES[faults], province, out, params or truth.Params())
+    sim = Simulator(seed, start, days, dossiers_per_year, PROFILES[faults], province, out, params)
     return sim.run(progress)

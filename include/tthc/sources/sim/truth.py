@@ -64,10 +64,10 @@ RULES: dict[str, Rule] = {r.code: r for r in (
          "knows under another full name (compared without regard to case)",
          "opens at the recorded time of the dossier's first version; stays open"),
     Rule("G7", "count drift", "agency code|YYYY-MM-DD",
-         "per agency and day D: the one-stop's receipts (status-2 changes whose ThoiGian falls on D, "
-         "counted once recorded) differ from the portal's synced receipts (status-2 pushes whose "
-         "ThoiGianThayDoi falls on D, counted from NgayDongBo), evaluated from office_after(start of D+1, "
-         "missing_after) on",
+         "per agency and day D: the one-stop's receipts (a dossier's first status-2 change, not a hand-over "
+         "that repeats status 2, whose ThoiGian falls on D; counted once recorded) differ from the portal's "
+         "synced receipts (those receipts' pushes, matched by MaQuaTrinh, each dossier counted once from its "
+         "first NgayDongBo), evaluated from office_after(start of D+1, missing_after) on",
          "opens at that evaluation start, or later when the counts start to differ; closes when they agree"),
     Rule("G8", "stale source", "source name (onestop, portal)",
          "a source with a change feed serves nothing recorded later than its newest served change for "
@@ -188,18 +188,15 @@ def g8_stale(recorded_us: Iterable[int], outages: list[tuple[dt.datetime, dt.dat
     lag_us = int(p.stale_after_minutes * 60e6)
     spans = [(to_us(s), to_us(e)) for s, e in outages]
     out: list[Interval] = []
-    newest: int | None = to_us(since)
+    newest = to_us(since)
     for served_at, t in _served(recorded_us, spans):
-        if newest is not None and t > newest:
+        if t > newest:
             if served_at - newest > lag_us:  # office time never runs faster than the clock
                 opens = office_after(from_us(newest), p.stale_after_minutes)
                 if to_us(opens) < served_at:
                     out.append((opens, from_us(served_at)))
             newest = t
-        elif newest is None:
-            newest = t
-    if newest is not None:
-        out.append((office_after(from_us(newest), p.stale_after_minutes), None))  # dropped if not open by the end
+    out.append((office_after(from_us(newest), p.stale_after_minutes), None))  # dropped if not open by the end
     return out
 
 
