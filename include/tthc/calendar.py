@@ -19,23 +19,33 @@ def _days(first: str, last: str) -> list[dt.date]:
     return [a + dt.timedelta(n) for n in range((b - a).days + 1)]
 
 
-# Weekday days off per year (Tết ranges as announced; compensating days included).
-HOLIDAYS: dict[int, list[dt.date]] = {
-    2023: [*_days("2023-01-02", "2023-01-02"), *_days("2023-01-20", "2023-01-26"),
-           *_days("2023-05-01", "2023-05-03"), *_days("2023-09-01", "2023-09-04")],
-    2024: [*_days("2024-01-01", "2024-01-01"), *_days("2024-02-08", "2024-02-14"),
-           *_days("2024-04-18", "2024-04-18"), *_days("2024-04-29", "2024-05-01"),
-           *_days("2024-09-02", "2024-09-03")],
-    2025: [*_days("2025-01-01", "2025-01-01"), *_days("2025-01-27", "2025-01-31"),
-           *_days("2025-04-07", "2025-04-07"), *_days("2025-04-30", "2025-05-02"),
-           *_days("2025-09-01", "2025-09-02")],
-    2026: [*_days("2026-01-01", "2026-01-02"), *_days("2026-02-16", "2026-02-20"),
-           *_days("2026-04-27", "2026-04-27"), *_days("2026-04-30", "2026-05-01"),
-           *_days("2026-08-31", "2026-09-02")],
-    2027: [*_days("2027-01-01", "2027-01-01"), *_days("2027-02-04", "2027-02-10"),
-           *_days("2027-04-16", "2027-04-16"), *_days("2027-04-30", "2027-04-30"),
-           *_days("2027-05-03", "2027-05-03"), *_days("2027-09-02", "2027-09-03")],
+NEW_YEAR = ("Tết Dương lịch", "New Year's Day")
+TET = ("Tết Nguyên đán", "Lunar New Year")
+HUNG_KINGS = ("Giỗ Tổ Hùng Vương", "Hung Kings' Commemoration")
+APRIL_MAY = ("Ngày Chiến thắng và Quốc tế Lao động", "Reunification Day and International Workers' Day")
+NATIONAL_DAY = ("Quốc khánh", "National Day")
+
+# Weekday days off per year, named (Tết ranges as announced; compensating days included).
+HOLIDAY_RANGES: dict[int, list[tuple[str, str, tuple[str, str]]]] = {
+    2023: [("2023-01-02", "2023-01-02", NEW_YEAR), ("2023-01-20", "2023-01-26", TET),
+           ("2023-05-01", "2023-05-03", APRIL_MAY), ("2023-09-01", "2023-09-04", NATIONAL_DAY)],
+    2024: [("2024-01-01", "2024-01-01", NEW_YEAR), ("2024-02-08", "2024-02-14", TET),
+           ("2024-04-18", "2024-04-18", HUNG_KINGS), ("2024-04-29", "2024-05-01", APRIL_MAY),
+           ("2024-09-02", "2024-09-03", NATIONAL_DAY)],
+    2025: [("2025-01-01", "2025-01-01", NEW_YEAR), ("2025-01-27", "2025-01-31", TET),
+           ("2025-04-07", "2025-04-07", HUNG_KINGS), ("2025-04-30", "2025-05-02", APRIL_MAY),
+           ("2025-09-01", "2025-09-02", NATIONAL_DAY)],
+    2026: [("2026-01-01", "2026-01-02", NEW_YEAR), ("2026-02-16", "2026-02-20", TET),
+           ("2026-04-27", "2026-04-27", HUNG_KINGS), ("2026-04-30", "2026-05-01", APRIL_MAY),
+           ("2026-08-31", "2026-09-02", NATIONAL_DAY)],
+    2027: [("2027-01-01", "2027-01-01", NEW_YEAR), ("2027-02-04", "2027-02-10", TET),
+           ("2027-04-16", "2027-04-16", HUNG_KINGS), ("2027-04-30", "2027-04-30", APRIL_MAY),
+           ("2027-05-03", "2027-05-03", APRIL_MAY), ("2027-09-02", "2027-09-03", NATIONAL_DAY)],
 }
+HOLIDAY_NAMES: dict[dt.date, tuple[str, str]] = {
+    d: name for ranges in HOLIDAY_RANGES.values() for first, last, name in ranges for d in _days(first, last)}
+HOLIDAYS: dict[int, list[dt.date]] = {year: [d for first, last, _ in ranges for d in _days(first, last)]
+                                      for year, ranges in HOLIDAY_RANGES.items()}
 LUNAR_NEW_YEAR = {2023: dt.date(2023, 1, 22), 2024: dt.date(2024, 2, 10), 2025: dt.date(2025, 1, 29),
                   2026: dt.date(2026, 2, 17), 2027: dt.date(2027, 2, 6)}
 _ALL = frozenset(d for days in HOLIDAYS.values() for d in days)
@@ -156,3 +166,27 @@ def office_minutes_between(start: dt.datetime, end: dt.datetime) -> float:
     if end <= start:
         return 0.0
     return (office_us(end) - office_us(start)) / _US
+
+
+def calendar_rows() -> list[dict]:
+    """One row per day of the known years: the dbt seed ``working_calendar`` (``tthc calendar export``),
+    so the warehouse counts working days and office time exactly as this module does."""
+    rows = []
+    for day in _DAYS:
+        vi, en = HOLIDAY_NAMES.get(day, ("", ""))
+        rows.append({"calendar_date": day.isoformat(), "is_working_day": str(is_working_day(day)).lower(),
+                     "working_days_before": working_days_before(day), "holiday_name_vi": vi, "holiday_name_en": en})
+    return rows
+
+
+def export_csv(path) -> int:
+    import csv
+    from pathlib import Path
+
+    rows = calendar_rows()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return len(rows)
