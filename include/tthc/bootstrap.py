@@ -6,6 +6,7 @@ catalog identical (role passwords are changed only when the stored one no longer
 
 from __future__ import annotations
 
+import hashlib
 from importlib import resources
 from urllib.parse import urlsplit
 
@@ -52,6 +53,26 @@ def ensure_roles(conn: psycopg.Connection, settings: Settings, dsn: str) -> None
             conn.execute(sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
 
 
+def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
+    """The inner and outer pads of HMAC-SHA256 (RFC 2104) for ``key``."""
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(64, b"\0")
+    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
+
+
+def store_hmac_pads(conn: psycopg.Connection, key: bytes) -> None:
+    """Write the pads of the PII key (as query parameters: the key reaches no SQL text or log)."""
+    ipad, opad = hmac_pads(key)
+    fingerprint = hashlib.sha256(b"tthc-pii-key-fingerprint:" + key).hexdigest()[:12]
+    conn.execute("""
+        INSERT INTO staging.pii_hmac_pads (key_id, ipad, opad, key_fingerprint, updated_at)
+        VALUES ('current', %s, %s, %s, now())
+        ON CONFLICT (key_id) DO UPDATE SET ipad = excluded.ipad, opad = excluded.opad,
+            key_fingerprint = excluded.key_fingerprint, updated_at = excluded.updated_at
+        WHERE pii_hmac_pads.key_fingerprint <> excluded.key_fingerprint""", (ipad, opad, fingerprint))
+
+
 def bootstrap(settings: Settings, dsn: str | None = None) -> str:
     """Create or complete the warehouse; return the admin DSN used."""
     dsn = dsn or admin_dsn(settings, start=True)
@@ -67,6 +88,9 @@ def bootstrap(settings: Settings, dsn: str | None = None) -> str:
                 conn.execute("SET ROLE tthc_loader")
                 conn.execute(raw_ddl())
                 conn.execute(resources.files("tthc").joinpath("sql/audit_tables.sql").read_text())
+                conn.execute("SET ROLE tthc_transformer")
+                conn.execute(resources.files("tthc").joinpath("sql/transformer_tables.sql").read_text())
+                store_hmac_pads(conn, settings.pii_key)
                 conn.execute("RESET ROLE")
         finally:
             conn.execute("SELECT pg_advisory_unlock(hashtext('tthc.bootstrap'))")

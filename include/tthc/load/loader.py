@@ -34,6 +34,9 @@ from tthc.load.entities import ALL_ENTITIES, ENTITIES, Entity, Invalid, Validato
 
 log = logging.getLogger("tthc.load")
 SOURCES = ("onestop", "population", "portal")
+# Held shared by every load for its transaction; a dbt build takes it exclusively for an instant to
+# open its window (tthc.transform.open_build_window), so it never reads past a load still in flight.
+RAW_LOADS_LOCK = "tthc.raw_loads"
 
 
 class JsonbBytes(bytes):
@@ -69,6 +72,9 @@ def raw_ddl() -> str:
                             for n, t in raw_columns(e))
         statements.append(f"CREATE TABLE IF NOT EXISTS {e.table} (\n  {cols},\n  PRIMARY KEY (record_key, _record_hash)\n);")
         statements.append(f"CREATE INDEX IF NOT EXISTS {e.name}_changed_at ON {e.table} (changed_at);")
+        statements.append(f"CREATE INDEX IF NOT EXISTS {e.name}_load_id ON {e.table} (_load_id);")  # dbt's increments
+        if any(c.name == "dossier_code" for c in e.columns):
+            statements.append(f"CREATE INDEX IF NOT EXISTS {e.name}_dossier_code ON {e.table} (dossier_code);")
         statements.append(f"COMMENT ON TABLE {e.table} IS 'version log of {e.source} {e.name}: one row per distinct "
                           f"version (record_key, _record_hash); see tthc.load.loader';")
     for source in SOURCES:
@@ -258,6 +264,7 @@ def load_window(conn: psycopg.Connection, entity: Entity, pages: Iterable[list[d
     stats = LoadStats(entity.source, entity.name, window_start, window_end)
     register_adapters(conn)
     with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock_shared(hashtext(%s))", (RAW_LOADS_LOCK,))
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (entity.table,))
         load_id = conn.execute("SELECT nextval('audit.load_run_load_id_seq')").fetchone()[0]
         stats.load_id = load_id
