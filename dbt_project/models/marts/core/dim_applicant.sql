@@ -1,0 +1,85 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='applicant_key',
+        incremental_strategy='merge',
+        on_schema_change='append_new_columns',
+    )
+}}
+-- Applicants, pseudonymous: the key is an HMAC of the ID number (key TTHC_PII_KEY). No name, no ID,
+-- no phone: only what the ID encodes at a coarse grain (gender, birth decade, province of birth
+-- registration), the unit of the first dossier, and the population database's latest verdict.
+with
+
+{% if is_incremental() %}
+touched as (
+
+    select applicant_key from {{ ref('fct_dossier') }} where _build_load_id > {{ build_since() }}
+    union
+    select {{ hmac_sha256('record_key') }} from {{ source('population', 'verifications') }}
+    where {{ since_last_build() }}
+
+),
+{% endif %}
+
+dossiers as (
+
+    select * from {{ ref('fct_dossier') }}
+    {% if is_incremental() %}where applicant_key in (select applicant_key from touched){% endif %}
+
+),
+
+per_applicant as (
+
+    select
+        applicant_key,
+        min(applicant_type_code) as applicant_type_code,
+        count(*) as dossier_count,
+        min(filed_at) as first_filed_at,
+        max(filed_at) as last_filed_at,
+        (array_agg(dossier_code order by filed_at, dossier_code))[1] as first_dossier_code,
+        (array_agg(admin_unit_code order by filed_at, dossier_code))[1] as first_unit_code,
+        max(_build_load_id) as _build_load_id
+    from dossiers
+    group by applicant_key
+
+),
+
+attributes as (
+
+    select distinct on (applicant_key)
+        applicant_key, applicant_gender, applicant_birth_decade, applicant_birth_province_code,
+        has_legacy_id_card
+    from {{ ref('stg_onestop__dossiers') }}
+    where dossier_code in (select first_dossier_code from per_applicant)
+    order by applicant_key, dossier_code
+
+),
+
+verifications as (
+
+    select * from {{ ref('stg_population__verifications') }}
+    {% if is_incremental() %}where applicant_key in (select applicant_key from touched){% endif %}
+
+)
+
+select
+    a.applicant_key,
+    a.applicant_type_code,
+    case a.applicant_type_code when 1 then 'citizen' when 2 then 'enterprise' when 3 then 'state agency'
+        else 'other organisation' end as applicant_type_name,
+    t.applicant_gender as gender,
+    t.applicant_birth_decade as birth_decade,
+    t.applicant_birth_province_code as birth_province_code,
+    coalesce(t.has_legacy_id_card, false) as has_legacy_id_card,
+    a.first_unit_code,
+    a.dossier_count,
+    a.first_filed_at,
+    a.last_filed_at,
+    v.verification_result,
+    v.mismatched_fields,
+    v.verified_at,
+    greatest(a._build_load_id, {{ build_upper() }}) as _build_load_id
+from per_applicant a
+left join attributes t on t.applicant_key = a.applicant_key
+left join verifications v on v.applicant_key = a.applicant_key

@@ -1,0 +1,49 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='status_change_id',
+        incremental_strategy='merge',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['dossier_code']}, {'columns': ['recorded_at']}],
+    )
+}}
+-- One row per status change of a dossier, in the order the one-stop recorded them.
+with
+
+{% if is_incremental() %}
+touched as (
+
+    {{ touched_dossiers(('status_changes',)) }}
+
+),
+{% endif %}
+
+changes as (
+
+    select
+        *,
+        row_number() over (partition by dossier_code order by recorded_at, status_change_id) as sequence_number,
+        lag(status_code) over (partition by dossier_code order by recorded_at, status_change_id)
+            as previous_status_code
+    from {{ ref('stg_onestop__status_changes') }}
+    {% if is_incremental() %}where dossier_code in (select dossier_code from touched){% endif %}
+
+)
+
+select
+    status_change_id,
+    dossier_code,
+    dossier_id,
+    agency_code,
+    sequence_number,
+    status_code,
+    previous_status_code,
+    status_code = 5 and previous_status_code is distinct from 5 as is_supplement_request,
+    is_handover,
+    note,
+    changed_at,
+    recorded_at,
+    {{ local_date('changed_at') }} as changed_date,
+    extract(epoch from recorded_at - changed_at)::bigint as recording_delay_seconds,
+    {{ build_upper() }} as _build_load_id
+from changes

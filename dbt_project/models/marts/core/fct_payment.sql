@@ -1,0 +1,26 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='payment_id',
+        incremental_strategy='merge',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['dossier_code']}, {'columns': ['paid_at']}],
+    )
+}}
+-- One row per online payment of a dossier's fee (1 via the national portal, 2 via the provincial
+-- gateway). Join fct_dossier on dossier_code for the agency and procedure.
+select
+    payment_id,
+    dossier_code,
+    payment_channel_code,
+    case payment_channel_code when 1 then 'national portal' when 2 then 'provincial gateway' end
+        as payment_channel_name,
+    amount,
+    paid_at,
+    {{ local_date('paid_at') }} as paid_date,
+    recorded_at,
+    {{ build_upper() }} as _build_load_id
+from {{ ref('stg_portal__payments') }}
+{% if is_incremental() %}
+where payment_id in ({{ touched_keys('portal', 'payments') }})
+{% endif %}

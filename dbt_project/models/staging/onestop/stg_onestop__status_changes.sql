@@ -1,0 +1,44 @@
+-- One row per status change (an event: its log is its history). The sequence key MaQuaTrinh orders
+-- changes the one-stop recorded in the same second.
+with
+
+source as (
+
+    select * from {{ source('onestop', 'status_changes') }}
+
+),
+
+deduplicated as (
+
+    select distinct on (record_key) *
+    from source
+    order by record_key, changed_at desc
+
+),
+
+renamed as (
+
+    select
+        -- keys
+        record_key as status_change_id,
+        (payload ->> 'HoSoID')::bigint as dossier_id,
+        dossier_code,
+        payload ->> 'DonViXuLy' as agency_code,
+
+        -- codes
+        status as status_code,
+        payload ->> 'GhiChu' as note,
+        payload ->> 'GhiChu' is not null as is_handover,
+
+        -- times
+        (payload ->> 'ThoiGian')::timestamptz as changed_at,
+        changed_at as recorded_at,
+
+        -- lineage
+        _load_id
+
+    from deduplicated
+
+)
+
+select * from renamed

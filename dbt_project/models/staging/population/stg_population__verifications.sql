@@ -1,0 +1,39 @@
+-- One row per verified ID number: the latest answer of the population database. The ID leaves as an
+-- HMAC (the same as the dossiers' applicant_key).
+with
+
+source as (
+
+    select * from {{ source('population', 'verifications') }}
+
+),
+
+latest as (
+
+    select distinct on (record_key) *
+    from source
+    order by record_key, changed_at desc
+
+),
+
+renamed as (
+
+    select
+        -- keys
+        {{ hmac_sha256('record_key') }} as applicant_key,
+
+        -- outcome
+        result as verification_result,
+        array(select jsonb_array_elements_text(payload -> 'mismatched')) as mismatched_fields,
+
+        -- times
+        changed_at as verified_at,
+
+        -- lineage
+        _load_id
+
+    from latest
+
+)
+
+select * from renamed

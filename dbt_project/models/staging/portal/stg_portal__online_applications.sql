@@ -1,0 +1,40 @@
+-- Every version of every application filed on the portal: the first is the filing, a later one
+-- carries the one-stop's dossier code once the one-stop handled it.
+with
+
+source as (
+
+    select * from {{ source('portal', 'online_applications') }}
+
+),
+
+versions as (
+
+    select distinct on (record_key, changed_at) *
+    from source
+    order by record_key, changed_at, _record_hash
+
+),
+
+renamed as (
+
+    select
+        -- keys
+        record_key as application_code,
+        dossier_code,
+        payload ->> 'MaTTHC' as procedure_code,
+        payload ->> 'DonViTiepNhan' as agency_code,
+        {{ hmac_sha256("payload ->> 'SoGiayToChuHoSo'") }} as applicant_key,
+
+        -- times
+        (payload ->> 'NgayNop')::timestamptz as filed_at,
+        changed_at as recorded_at,
+
+        -- lineage
+        _load_id
+
+    from versions
+
+)
+
+select * from renamed

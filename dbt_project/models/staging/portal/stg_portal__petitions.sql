@@ -1,0 +1,44 @@
+-- One row per petition (phản ánh, kiến nghị): its current version. MucDoHaiLong: 1 satisfied,
+-- 2 acceptable, 3 not satisfied.
+with
+
+source as (
+
+    select * from {{ source('portal', 'petitions') }}
+
+),
+
+current_version as (
+
+    select distinct on (record_key) *
+    from source
+    order by record_key, changed_at desc
+
+),
+
+renamed as (
+
+    select
+        -- keys
+        record_key as petition_code,
+        payload ->> 'DonViXuLy' as agency_code,
+
+        -- attributes
+        payload ->> 'LinhVuc' as field_name,
+        (payload ->> 'TrangThai')::int as petition_status_code,
+        (payload ->> 'MucDoHaiLong')::int as satisfaction_level,
+
+        -- times
+        (payload ->> 'NgayTiepNhan')::timestamptz as received_at,
+        (payload ->> 'HanXuLy')::timestamptz as due_at,
+        (payload ->> 'NgayTraLoi')::timestamptz as answered_at,
+        changed_at as recorded_at,
+
+        -- lineage
+        _load_id
+
+    from current_version
+
+)
+
+select * from renamed

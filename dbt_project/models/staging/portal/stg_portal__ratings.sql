@@ -1,0 +1,40 @@
+-- One row per satisfaction rating (an event). MucDoHaiLong: 1 very satisfied, 2 satisfied,
+-- 3 acceptable, 4 not satisfied.
+with
+
+source as (
+
+    select * from {{ source('portal', 'ratings') }}
+
+),
+
+deduplicated as (
+
+    select distinct on (record_key) *
+    from source
+    order by record_key, changed_at desc
+
+),
+
+renamed as (
+
+    select
+        -- keys
+        record_key as rating_id,
+        dossier_code,
+
+        -- codes
+        (payload ->> 'MucDoHaiLong')::int as satisfaction_level,
+
+        -- times
+        (payload ->> 'NgayDanhGia')::timestamptz as rated_at,
+        changed_at as recorded_at,
+
+        -- lineage
+        _load_id
+
+    from deduplicated
+
+)
+
+select * from renamed

@@ -1,0 +1,129 @@
+"""The dbt project (dbt_project/): where it is, the environment its profile reads, its seeds, and
+`dbt build` run in-process (dbtRunner) as tthc_transformer. What `tthc build`, the demo, the tests and
+the Airflow tasks call; no Airflow here.
+
+The profile (dbt_project/profiles.yml) reads environment variables only; ``dbt_env`` sets them from
+the configuration, the password as DBT_ENV_SECRET_PASSWORD (which dbt scrubs from its logs). A plain
+`dbt build` in dbt_project/ works with the same variables exported.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from tthc import TthcError
+from tthc import config as config_mod
+
+SEEDS = ("working_calendar", "kpi766_indicators")
+
+
+def project_dir() -> Path:
+    """The dbt project: TTHC_DBT_PROJECT_DIR, else dbt_project/ beside the package's source tree."""
+    configured = os.environ.get("TTHC_DBT_PROJECT_DIR")
+    path = Path(configured) if configured else Path(__file__).resolve().parents[2] / "dbt_project"
+    if not (path / "dbt_project.yml").exists():
+        raise TthcError(f"no dbt project at {path} (set TTHC_DBT_PROJECT_DIR)")
+    return path
+
+
+def dbt_env(dsn: str, threads: int = 2) -> dict[str, str]:
+    """The environment dbt_project/profiles.yml reads, for a DSN of tthc_transformer."""
+    parts = urlsplit(dsn)
+    return {
+        "TTHC_DBT_HOST": parts.hostname or "127.0.0.1",
+        "TTHC_DBT_PORT": str(parts.port or 5432),
+        "TTHC_DBT_USER": unquote(parts.username or "tthc_transformer"),
+        "DBT_ENV_SECRET_PASSWORD": unquote(parts.password or ""),
+        "TTHC_DBT_DBNAME": parts.path.lstrip("/") or "tthc",
+        "TTHC_DBT_THREADS": str(threads),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_PROFILES_DIR": str(project_dir()),
+        "DBT_PROJECT_DIR": str(project_dir()),
+    }
+
+
+def transformer_dsn(settings: config_mod.Settings | None = None) -> str:
+    from tthc.warehouse import role_dsn
+
+    return role_dsn(settings or config_mod.load(), "tthc_transformer")
+
+
+def seed_rows(name: str) -> list[dict]:
+    from tthc.calendar import calendar_rows
+    from tthc.kpi766 import indicator_rows
+
+    return {"working_calendar": calendar_rows, "kpi766_indicators": indicator_rows}[name]()
+
+
+def write_seeds(directory: Path | None = None) -> dict[str, int]:
+    """Export the seeds from the code that owns them (the calendar, the 766 index)."""
+    directory = directory or project_dir() / "seeds"
+    directory.mkdir(parents=True, exist_ok=True)
+    counts = {}
+    for name in SEEDS:
+        rows = seed_rows(name)
+        with open(directory / f"{name}.csv", "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        counts[name] = len(rows)
+    return counts
+
+
+@dataclass
+class BuildResult:
+    success: bool
+    command: list[str]
+    results: list[dict]
+    elapsed_s: float
+
+    @property
+    def failures(self) -> list[dict]:
+        return [r for r in self.results if r["status"] in ("error", "fail", "runtime error")]
+
+
+def run_dbt(args: list[str], dsn: str, threads: int = 2, quiet: bool = True) -> BuildResult:
+    """Run a dbt command in-process against the warehouse as tthc_transformer."""
+    import time
+
+    from dbt.cli.main import dbtRunner
+
+    env = dbt_env(dsn, threads)
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    cwd = os.getcwd()
+    t0 = time.monotonic()
+    try:
+        os.chdir(project_dir())
+        command = [*args, "--project-dir", str(project_dir()), "--profiles-dir", str(project_dir())]
+        if quiet:
+            command = ["--quiet", "--no-use-colors", *command]
+        outcome = dbtRunner().invoke(command)
+    finally:
+        os.chdir(cwd)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    results = []
+    for r in getattr(outcome.result, "results", None) or []:
+        results.append({"name": r.node.name, "resource_type": str(r.node.resource_type), "status": str(r.status),
+                        "message": r.message, "execution_time": round(r.execution_time or 0, 3)})
+    if outcome.exception is not None and not results:
+        raise TthcError(f"dbt {' '.join(args)} failed: {outcome.exception}")
+    return BuildResult(bool(outcome.success), args, results, round(time.monotonic() - t0, 2))
+
+
+def build(dsn: str, full_refresh: bool = False, select: str | None = None, threads: int = 2) -> BuildResult:
+    """`dbt build` (seeds, models, tests) of the whole project, or a selection."""
+    args = ["build"]
+    if full_refresh:
+        args.append("--full-refresh")
+    if select:
+        args += ["--select", select]
+    return run_dbt(args, dsn, threads)
