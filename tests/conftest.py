@@ -90,8 +90,7 @@ def sources(sim_dir, settings):
     proc.stop()
 
 
-@pytest.fixture
-def fresh_db(warehouse, settings, request):
+def new_database(warehouse: str, settings, name: str) -> tuple[str, str]:
     """A new bootstrapped database on the session's server: (admin DSN, loader DSN)."""
     from urllib.parse import urlsplit
 
@@ -99,13 +98,25 @@ def fresh_db(warehouse, settings, request):
     from tthc.bootstrap import bootstrap
     from tthc.warehouse import with_credentials
 
-    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
     with psycopg.connect(urlsplit(warehouse)._replace(path="/postgres").geturl(), autocommit=True) as c:
         c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin = urlsplit(warehouse)._replace(path=f"/{name}").geturl()
     bootstrap(settings, admin)
-    loader = with_credentials(admin, "tthc_loader", settings.role_password("tthc_loader"))
-    return admin, loader
+    return admin, with_credentials(admin, "tthc_loader", settings.role_password("tthc_loader"))
+
+
+def role_in(admin: str, settings, role: str) -> str:
+    """The DSN that logs in to the same database as ``role``."""
+    from tthc.warehouse import with_credentials
+
+    return with_credentials(admin, role, settings.role_password(role))
+
+
+@pytest.fixture
+def fresh_db(warehouse, settings, request):
+    """A new bootstrapped database on the session's server: (admin DSN, loader DSN)."""
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
+    return new_database(warehouse, settings, name)
 
 
 def table_checksums(dsn: str) -> dict[str, tuple[int, str]]:

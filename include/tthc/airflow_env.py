@@ -42,4 +42,5 @@ def local_airflow_env(settings: config_mod.Settings) -> dict[str, str]:
     from tthc.warehouse import role_dsn
 
     return {**airflow_settings(settings),
-            **airflow_env(role_dsn(settings, "tthc_loader"), settings.api_key, source_urls(settings))}
+            **airflow_env(role_dsn(settings, "tthc_loader"), settings.api_key, source_urls(settings),
+                          role_dsn(settings, "tthc_transformer"))}

@@ -89,6 +89,12 @@ def build_parser() -> OneLineParser:
     bench.add_argument("--sample", type=_positive, default=20_000, help="rows per entity for insert_rows")
     bench.add_argument("--keep", action="store_true", help="keep the scratch database <db>_bench")
 
+    build = sub.add_parser("build", help="dbt build of the star schema (staging -> marts) as tthc_transformer")
+    build.add_argument("--full-refresh", action="store_true", help="rebuild the incremental models from scratch")
+    build.add_argument("--select", default=None, help="a dbt selection, e.g. marts.core or +fct_dossier")
+
+    sub.add_parser("seeds", help="export the dbt seeds (working calendar, 766 indicators) from the code")
+
     sub.add_parser("airflow", help="airflow standalone on loopback, wired to the local warehouse and sources")
     sub.add_parser("config", help="print the configuration table")
     return parser
@@ -148,6 +154,16 @@ def main(argv: list[str] | None = None) -> int:
             from tthc.bench import cli_bench
 
             return cli_bench(args)
+        if args.command == "build":
+            from tthc.transform import cli_build
+
+            return cli_build(args)
+        if args.command == "seeds":
+            from tthc.transform import write_seeds
+
+            for name, rows in write_seeds().items():
+                print(f"{name}: {rows} rows")
+            return 0
         if args.command == "airflow":
             from tthc.airflow_local import cli_airflow
 

@@ -28,6 +28,7 @@ DEFAULT_ARGS = {
     "execution_timeout": dt.timedelta(minutes=30),
 }
 WAREHOUSE_CONN = "tthc_warehouse"
+TRANSFORMER_CONN = "tthc_transformer"
 
 
 def connection(conn_id: str):
@@ -86,12 +87,25 @@ def entity_load_tasks(source: str) -> list:
     return tasks
 
 
-def airflow_env(dsn: str, api_key: str, urls: dict[str, str]) -> dict[str, str]:
+def marts_counts() -> dict[str, int]:
+    """Rows per mart after a build (what the marts_built task reports)."""
+    import psycopg
+
+    conn = connection(TRANSFORMER_CONN)
+    dsn = conn.get_uri().replace("postgres://", "postgresql://", 1)
+    with psycopg.connect(dsn) as db:
+        tables = [t for (t,) in db.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'marts' ORDER BY 1")]
+        return {t: db.execute(f'SELECT count(*) FROM marts."{t}"').fetchone()[0] for t in tables}
+
+
+def airflow_env(dsn: str, api_key: str, urls: dict[str, str], transformer_dsn: str | None = None) -> dict[str, str]:
     """AIRFLOW_CONN_* variables for the local warehouse and sources (demo, tests, make airflow)."""
     import json
     from urllib.parse import urlsplit
 
     env = {f"AIRFLOW_CONN_{WAREHOUSE_CONN.upper()}": dsn}
+    if transformer_dsn:
+        env[f"AIRFLOW_CONN_{TRANSFORMER_CONN.upper()}"] = transformer_dsn
     for source, url in urls.items():
         parts = urlsplit(url)
         env[f"AIRFLOW_CONN_TTHC_{source.upper()}"] = json.dumps({

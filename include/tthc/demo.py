@@ -4,7 +4,9 @@
 2. the sources: a simulated province for D days, served by the three APIs on free loopback ports;
 3. the loads: every hourly interval of `onestop_extract` and `portal_extract`, and
    `population_verify` after each day's one-stop loads, each a real Airflow run (`dag.test()`);
-4. `DIR/summary.json`: row counts, quarantined records by reason, timings.
+4. the star schema: one `warehouse_build` run (dbt through Cosmos) after the loads; the Decision 766
+   index per agency for the simulated month(s);
+5. `DIR/summary.json`: row counts (raw and marts), quarantined records by reason, the 766 index, timings.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import psycopg
 from tthc import config as config_mod
 from tthc.bootstrap import bootstrap, describe
 from tthc.calendar import TZ
+from tthc.kpi766 import GROUPS
 from tthc.load.entities import ALL_ENTITIES
 from tthc.load.loader import SOURCES
 from tthc.warehouse import free_port, redact
@@ -35,10 +38,44 @@ def warehouse_counts(dsn: str) -> tuple[dict[str, int], dict[str, int]]:
 
 
 def reset_loaded_data(dsn: str) -> None:
+    """Empty the raw tables, the run log and what dbt built from them (its incremental marts too)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         tables = [e.table for e in ALL_ENTITIES] + [f"raw_{s}.quarantine" for s in SOURCES] \
-            + ["audit.load_run", "audit.extract_watermark"]
+            + ["audit.load_run", "audit.extract_watermark", "audit.build_window"]
+        tables += [f'marts."{t}"' for (t,) in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'marts'")]
         conn.execute(f"TRUNCATE {', '.join(tables)}")
+
+
+def marts_report(dsn: str) -> tuple[dict[str, int], list[dict]]:
+    """Rows per mart, and the Decision 766 index per agency and month (as summary.json carries it)."""
+    with psycopg.connect(dsn) as conn:
+        rows = {f"marts.{t}": conn.execute(f'SELECT count(*) FROM marts."{t}"').fetchone()[0] for (t,) in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'marts' ORDER BY 1").fetchall()}
+        groups = [g.lower() for g in GROUPS]
+        kpi = [{"agency_code": r[0], "month": r[1], "total": float(r[2]), "scored_points": float(r[3]),
+                "groups": {g.upper(): float(v) for g, v in zip(groups, r[4:], strict=True)}}
+               for r in conn.execute(f"""
+                   SELECT agency_code, year_month, total_points, scored_points, {', '.join(f'{g}_points' for g in groups)}
+                   FROM marts.kpi_agency_monthly ORDER BY year_month, total_points DESC, agency_code""")]
+    return rows, kpi
+
+
+def print_kpi(kpi: list[dict], agency_names: dict[str, str], shown: int = 8) -> None:
+    """Per month: the province's mean and the agencies at the top and the bottom of the 766 index."""
+    for month in sorted({k["month"] for k in kpi}):
+        rows = [k for k in kpi if k["month"] == month]
+        mean = sum(k["total"] for k in rows) / len(rows)
+        print(f"766        {month}: {len(rows)} agencies, mean total {mean:.1f}/100; "
+              f"groups [{' '.join(GROUPS)}] (all agencies: summary.json, marts.kpi_agency_monthly)")
+        picked = rows if len(rows) <= 2 * shown else [*rows[:shown], None, *rows[-shown:]]
+        for k in picked:
+            if k is None:
+                print("           ...")
+                continue
+            groups = " ".join(f"{v:4.1f}" for v in k["groups"].values())
+            print(f"           {k['agency_code']:15} {agency_names.get(k['agency_code'], '')[:34]:34} "
+                  f"{k['total']:5.1f}  [{groups}]")
 
 
 def run_demo(args) -> int:
@@ -89,7 +126,11 @@ def run_demo(args) -> int:
             if runner.run("population_verify", start + dt.timedelta(days=day + 1)) != "success":
                 failed.append(f"population_verify@day{day + 1}")
             print(f"extract    day {day + 1}/{args.days}: 24 onestop_extract + 24 portal_extract runs + population_verify", flush=True)
-    timings["extract"] = round(time.monotonic() - t0, 2)
+        timings["extract"] = round(time.monotonic() - t0, 2)
+        t0 = time.monotonic()
+        if runner.run("warehouse_build", start + dt.timedelta(days=args.days)) != "success":
+            failed.append("warehouse_build")
+        timings["build"] = round(time.monotonic() - t0, 2)
     rows, quarantined = warehouse_counts(dsn)
     for source in SOURCES:
         loaded = {t.split(".")[1]: n for t, n in rows.items() if t.startswith(f"raw_{source}.")}
@@ -97,12 +138,19 @@ def run_demo(args) -> int:
               + f"; quarantined {quarantined['by_source'].get(source, 0)}")
     if quarantined["by_reason"]:
         print("quarantine " + ", ".join(f"{k} {v}" for k, v in quarantined["by_reason"].items()))
+    mart_rows, kpi = marts_report(dsn)
+    rows.update(mart_rows)
+    print(f"build      warehouse_build (dbt via Cosmos) in {timings['build']:.0f}s: "
+          + ", ".join(f"{t.split('.')[1]} {n}" for t, n in mart_rows.items()))
+    with psycopg.connect(dsn) as conn:
+        names = dict(conn.execute("SELECT agency_code, agency_name FROM marts.dim_agency WHERE is_current"))
+    print_kpi(kpi, names)
     summary = {
         "seed": args.seed, "days": args.days, "province": settings.province,
         "warehouse_dsn_redacted": redact(dsn), "rows": rows, "quarantined": quarantined["by_reason"],
         "truth": {"dossiers": truth["counts"]["dossiers"], "gaps": truth["gap_counts"],
                   "bad_records": truth["bad_record_counts"]},
-        "failed_runs": failed, "timings_s": timings,
+        "kpi766": kpi, "failed_runs": failed, "timings_s": timings,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
     print(f"summary    {out / 'summary.json'}" + (f"; FAILED runs: {failed}" if failed else ""))

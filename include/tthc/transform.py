@@ -127,3 +127,20 @@ def build(dsn: str, full_refresh: bool = False, select: str | None = None, threa
     if select:
         args += ["--select", select]
     return run_dbt(args, dsn, threads)
+
+
+def cli_build(args) -> int:
+    """`tthc build`: bootstrap (idempotent), then dbt build; one line per failing node."""
+    from tthc.bootstrap import bootstrap
+
+    settings = config_mod.load()
+    bootstrap(settings)
+    result = build(transformer_dsn(settings), full_refresh=args.full_refresh, select=args.select)
+    models = [r for r in result.results if r["resource_type"] == "model"]
+    tests = [r for r in result.results if r["resource_type"] in ("test", "unit_test")]
+    flag = " --full-refresh" if args.full_refresh else ""
+    print(f"dbt build{flag}: {len(models)} models, {len(tests)} tests, "
+          f"{len(result.failures)} failures in {result.elapsed_s:.1f}s")
+    for r in result.failures:
+        print(f"  {r['status']:6} {r['name']}: {(r['message'] or '').strip().splitlines()[0][:160]}")
+    return 0 if result.success else 1

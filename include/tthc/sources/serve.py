@@ -80,11 +80,21 @@ class SourcesProcess:
         self.env = {**os.environ, **(env or {})}
         self.proc = subprocess.Popen(cmd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, start_new_session=True)
-        self.settings = config_mod.load()
+        saved = dict(os.environ)
+        os.environ.update(self.env)  # the URLs and key this server uses: its env's, not necessarily ours
+        try:
+            self.settings = config_mod.load()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return source_urls(self.settings)
 
     def wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
-        urls = [u for u in source_urls(self.settings).values()]
+        urls = list(self.urls.values())
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise TthcError(f"sources server exited: {self.proc.stderr.read().strip()[-500:]}")

@@ -49,12 +49,13 @@ syncs as (
 
 ),
 
-first_changes as (
+receipts as (
 
+    -- the desk that received the dossier: its receipt (status 2), else its first change
     select distinct on (dossier_code) dossier_code, agency_code as receiving_agency_code
     from {{ ref('stg_onestop__status_changes') }}
     {% if is_incremental() %}where dossier_code in (select dossier_code from touched){% endif %}
-    order by dossier_code, recorded_at, status_change_id
+    order by dossier_code, status_code <> 2, recorded_at, status_change_id
 
 ),
 
@@ -147,7 +148,7 @@ select
 from dossiers d
 join lifecycle l on l.dossier_code = d.dossier_code
 left join syncs s on s.dossier_code = d.dossier_code
-left join first_changes f on f.dossier_code = d.dossier_code
+left join receipts f on f.dossier_code = d.dossier_code
 left join agencies ra
     on ra.agency_code = f.receiving_agency_code
     and d.filed_at >= ra.valid_from and (ra.valid_to is null or d.filed_at < ra.valid_to)

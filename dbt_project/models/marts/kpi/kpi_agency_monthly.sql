@@ -10,7 +10,9 @@
 -- points, the six groups and the total (points and thresholds: the seed kpi766_indicators, exported
 -- from include/tthc/kpi766.py). A month is evaluated at its end, or at the newest data (as_of) while
 -- it runs; a dossier still open then counts that moment as its finish (766). Points are null where an
--- indicator has nothing to count; scored_points is what the agency could score on the rest.
+-- indicator has nothing to count; scored_points is what the agency could score on the rest. Receipts
+-- count at the agency that received them; finishes, results and overdue dossiers at the agency handling
+-- them (after the 2025 reform's hand-over, the successor).
 {%- set indicators = ['1.1', '1.2', '1.3', '1.4', '2.1', '3.1', '3.2', '3.3', '3.4', '4.1', '4.2', '4.3', '4.4',
                       '4.5', '4.6', '4.7', '5.1', '5.2', '5.3'] %}
 {%- set group_of = {'1': 'CKMB', '2': 'TDGQ', '5': 'MDHL', '4': 'MDSH'} %}
@@ -73,8 +75,9 @@ dossiers as (
 
 received as (
 
-    -- dossiers received in the month (the base of most indicators)
-    select m.month_start, m.evaluated_at, d.*
+    -- dossiers received in the month (the base of most indicators), counted at the agency that received
+    -- them; finishing, resolving and overdue dossiers count at the agency handling them (agency_code)
+    select m.month_start, m.evaluated_at, d.receiving_agency_code as kpi_agency_code, d.*
     from months m
     join dossiers d on d.received_at >= m.month_begins_at and d.received_at < m.evaluated_at
 
@@ -83,7 +86,7 @@ received as (
 received_counts as (
 
     select
-        agency_code,
+        kpi_agency_code as agency_code,
         month_start,
         count(*) as received,
         count(*) filter (where first_synced_at < evaluated_at) as synced,
@@ -107,7 +110,7 @@ received_counts as (
 
 paid_procedures as (
 
-    select distinct m.month_start, d.agency_code, d.procedure_code
+    select distinct m.month_start, d.receiving_agency_code as agency_code, d.procedure_code
     from months m
     join {{ ref('fct_payment') }} pay on pay.paid_at >= m.month_begins_at and pay.paid_at < m.evaluated_at
     join dossiers d on d.dossier_code = pay.dossier_code
@@ -127,7 +130,7 @@ procedure_counts as (
         count(*) filter (where p.has_fee) as fee_procedures,
         count(*) filter (where p.has_fee and p.has_payment_integrated) as payment_integrated,
         count(*) filter (where p.has_fee and pp.procedure_code is not null) as with_online_payment
-    from (select distinct agency_code, month_start, evaluated_at, procedure_code from received) h
+    from (select distinct kpi_agency_code as agency_code, month_start, evaluated_at, procedure_code from received) h
     join {{ ref('dim_procedure') }} p
         on p.procedure_code = h.procedure_code
         and p.valid_from <= h.evaluated_at and (p.valid_to is null or p.valid_to > h.evaluated_at)
@@ -174,11 +177,13 @@ resolved as (
 
 portal_receipts as (
 
-    -- dossiers the portal knows as received in the month (the other side of 1.4)
+    -- dossiers the portal knows as received in the month: synced receipts (not a hand-over repeating
+    -- status 2), at the receiving agency (the other side of 1.4)
     select m.month_start, s.agency_code, count(distinct s.dossier_code) as seen
     from months m
     join {{ ref('fct_portal_sync') }} s
-        on s.status_code = 2 and s.changed_at >= m.month_begins_at and s.changed_at < m.evaluated_at
+        on s.status_code = 2 and not s.is_handover
+        and s.changed_at >= m.month_begins_at and s.changed_at < m.evaluated_at
         and s.first_synced_at < m.evaluated_at
     group by 1, 2
 
