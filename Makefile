@@ -32,6 +32,7 @@ compose-tool:
 
 lint: $(STAMP)
 	$(BIN)/ruff check include dags tests
+	cd dbt_project && ../$(BIN)/sqlfluff lint --disable-progress-bar models macros tests
 
 test: $(STAMP) compose-tool lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

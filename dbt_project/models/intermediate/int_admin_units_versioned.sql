@@ -21,7 +21,10 @@ windowed as (
 
 latest as (
 
-    select unit_code, successor_unit_code, effective_to_date is not null as is_closed
+    select
+        unit_code,
+        successor_unit_code,
+        effective_to_date is not null as is_closed
     from windowed
     where is_latest
 
@@ -29,15 +32,21 @@ latest as (
 
 successor_chain as (
 
-    select unit_code, unit_code as current_unit_code, 0 as hops
+    select
+        unit_code,
+        unit_code as current_unit_code,
+        0 as hops
     from latest
     where not is_closed
 
     union all
 
-    select l.unit_code, c.current_unit_code, c.hops + 1
-    from latest l
-    join successor_chain c on c.unit_code = l.successor_unit_code
+    select
+        l.unit_code,
+        c.current_unit_code,
+        c.hops + 1 as hops
+    from latest as l
+    inner join successor_chain as c on l.successor_unit_code = c.unit_code
     where l.is_closed and c.hops < 10
 
 )
@@ -57,5 +66,5 @@ select
     w.next_recorded_at as valid_to,
     w.next_recorded_at is null as is_current,
     w.effective_to_date is not null as is_closed
-from windowed w
-left join successor_chain s on s.unit_code = w.unit_code
+from windowed as w
+left join successor_chain as s on w.unit_code = s.unit_code

@@ -20,7 +20,10 @@ windowed as (
 
 latest as (
 
-    select agency_code, successor_agency_code, effective_to_date is not null as is_closed
+    select
+        agency_code,
+        successor_agency_code,
+        effective_to_date is not null as is_closed
     from windowed
     where is_latest
 
@@ -29,15 +32,21 @@ latest as (
 successor_chain as (
 
     -- each agency, and where its successors lead (closed agencies hand over; chains are short)
-    select agency_code, agency_code as current_agency_code, 0 as hops
+    select
+        agency_code,
+        agency_code as current_agency_code,
+        0 as hops
     from latest
     where not is_closed
 
     union all
 
-    select l.agency_code, c.current_agency_code, c.hops + 1
-    from latest l
-    join successor_chain c on c.agency_code = l.successor_agency_code
+    select
+        l.agency_code,
+        c.current_agency_code,
+        c.hops + 1 as hops
+    from latest as l
+    inner join successor_chain as c on l.successor_agency_code = c.agency_code
     where l.is_closed and c.hops < 10
 
 )
@@ -57,5 +66,5 @@ select
     w.next_recorded_at as valid_to,
     w.next_recorded_at is null as is_current,
     w.effective_to_date is not null as is_closed
-from windowed w
-left join successor_chain s on s.agency_code = w.agency_code
+from windowed as w
+left join successor_chain as s on w.agency_code = s.agency_code

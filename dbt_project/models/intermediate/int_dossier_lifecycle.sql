@@ -46,7 +46,10 @@ milestones as (
 
 dossiers as (
 
-    select dossier_code, due_at from {{ ref('stg_onestop__dossiers') }}
+    select
+        dossier_code,
+        due_at
+    from {{ ref('stg_onestop__dossiers') }}
 
 ),
 
@@ -57,8 +60,8 @@ finished as (
         d.due_at,
         least(m.first_supplement_requested_at, m.rejected_at, m.stopped_at, m.resolved_at, m.returned_at)
             as finished_at
-    from milestones m
-    join dossiers d on d.dossier_code = m.dossier_code
+    from milestones as m
+    inner join dossiers as d on m.dossier_code = d.dossier_code
 
 )
 
@@ -69,6 +72,8 @@ select
         when finished_at is null then null
         else finished_at <= due_at
     end as is_on_time,
-    case when finished_at is not null and received_at is not null
-        then {{ working_days_between('received_at', 'finished_at') }} end as working_days_taken
+    case
+        when finished_at is not null and received_at is not null
+            then {{ working_days_between('received_at', 'finished_at') }}
+    end as working_days_taken
 from finished

@@ -36,5 +36,5 @@ select
     coalesce(p.push_count, 0) as push_count,
     extract(epoch from p.first_synced_at - c.recorded_at)::bigint as sync_delay_seconds,
     c._load_id
-from changes c
-left join pushes p on p.dossier_code = c.dossier_code and p.status_change_id = c.status_change_id
+from changes as c
+left join pushes as p on c.dossier_code = p.dossier_code and c.status_change_id = p.status_change_id

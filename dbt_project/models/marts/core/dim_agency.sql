@@ -16,5 +16,5 @@ select
     a.valid_to,
     a.is_current,
     a.is_closed
-from {{ ref('int_agencies_versioned') }} a
-left join {{ ref('int_admin_units_versioned') }} u on u.unit_code = a.admin_unit_code and u.is_current
+from {{ ref('int_agencies_versioned') }} as a
+left join {{ ref('int_admin_units_versioned') }} as u on a.admin_unit_code = u.unit_code and u.is_current

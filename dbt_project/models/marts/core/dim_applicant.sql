@@ -12,14 +12,15 @@
 with
 
 {% if is_incremental() %}
-touched as (
+    touched as (
 
-    select applicant_key from {{ ref('fct_dossier') }} where _build_load_id > {{ build_since() }}
-    union
-    select {{ hmac_sha256('record_key') }} from {{ source('population', 'verifications') }}
-    where {{ since_last_build() }}
+        select applicant_key from {{ ref('fct_dossier') }}
+        where _build_load_id > {{ build_since() }}
+        union
+        select {{ hmac_sha256('record_key') }} from {{ source('population', 'verifications') }}
+        where {{ since_last_build() }}
 
-),
+    ),
 {% endif %}
 
 dossiers as (
@@ -48,7 +49,10 @@ per_applicant as (
 attributes as (
 
     select distinct on (applicant_key)
-        applicant_key, applicant_gender, applicant_birth_decade, applicant_birth_province_code,
+        applicant_key,
+        applicant_gender,
+        applicant_birth_decade,
+        applicant_birth_province_code,
         has_legacy_id_card
     from {{ ref('stg_onestop__dossiers') }}
     where dossier_code in (select first_dossier_code from per_applicant)
@@ -66,8 +70,10 @@ verifications as (
 select
     a.applicant_key,
     a.applicant_type_code,
-    case a.applicant_type_code when 1 then 'citizen' when 2 then 'enterprise' when 3 then 'state agency'
-        else 'other organisation' end as applicant_type_name,
+    case a.applicant_type_code
+        when 1 then 'citizen' when 2 then 'enterprise' when 3 then 'state agency'
+        else 'other organisation'
+    end as applicant_type_name,
     t.applicant_gender as gender,
     t.applicant_birth_decade as birth_decade,
     t.applicant_birth_province_code as birth_province_code,
@@ -80,6 +86,6 @@ select
     v.mismatched_fields,
     v.verified_at,
     greatest(a._build_load_id, {{ build_upper() }}) as _build_load_id
-from per_applicant a
-left join attributes t on t.applicant_key = a.applicant_key
-left join verifications v on v.applicant_key = a.applicant_key
+from per_applicant as a
+left join attributes as t on a.applicant_key = t.applicant_key
+left join verifications as v on a.applicant_key = v.applicant_key

@@ -13,8 +13,7 @@ select
     extract(month from calendar_date)::int as month_number,
     to_char(calendar_date, 'YYYY-MM') as year_month,
     extract(isodow from calendar_date)::int as iso_weekday,
-    (array['Thứ Hai', 'Thứ Ba', 'Thứ Tư', 'Thứ Năm', 'Thứ Sáu', 'Thứ Bảy', 'Chủ nhật'])
-        [extract(isodow from calendar_date)::int] as weekday_name_vi,
+    (array['Thứ Hai', 'Thứ Ba', 'Thứ Tư', 'Thứ Năm', 'Thứ Sáu', 'Thứ Bảy', 'Chủ nhật'])[extract(isodow from calendar_date)::int] as weekday_name_vi,
     trim(to_char(calendar_date, 'Day')) as weekday_name_en,
     extract(isodow from calendar_date) >= 6 as is_weekend,
     is_working_day,

@@ -21,11 +21,11 @@
 with
 
 {% if is_incremental() %}
-touched as (
+    touched as (
 
-    {{ touched_dossiers(('dossiers', 'status_changes', 'sync_records')) }}
+        {{ touched_dossiers(('dossiers', 'status_changes', 'sync_records')) }}
 
-),
+    ),
 {% endif %}
 
 dossiers as (
@@ -52,7 +52,9 @@ syncs as (
 receipts as (
 
     -- the desk that received the dossier: its receipt (status 2), else its first change
-    select distinct on (dossier_code) dossier_code, agency_code as receiving_agency_code
+    select distinct on (dossier_code)
+        dossier_code,
+        agency_code as receiving_agency_code
     from {{ ref('stg_onestop__status_changes') }}
     {% if is_incremental() %}where dossier_code in (select dossier_code from touched){% endif %}
     order by dossier_code, status_code <> 2, recorded_at, status_change_id
@@ -145,13 +147,15 @@ select
 
     -- lineage: the last raw load this row reflects
     {{ build_upper() }} as _build_load_id
-from dossiers d
-join lifecycle l on l.dossier_code = d.dossier_code
-left join syncs s on s.dossier_code = d.dossier_code
-left join receipts f on f.dossier_code = d.dossier_code
-left join agencies ra
-    on ra.agency_code = f.receiving_agency_code
-    and d.filed_at >= ra.valid_from and (ra.valid_to is null or d.filed_at < ra.valid_to)
-left join procedures p
-    on p.procedure_code = d.procedure_code
-    and d.filed_at >= p.valid_from and (p.valid_to is null or d.filed_at < p.valid_to)
+from dossiers as d
+inner join lifecycle as l on d.dossier_code = l.dossier_code
+left join syncs as s on d.dossier_code = s.dossier_code
+left join receipts as f on d.dossier_code = f.dossier_code
+left join agencies as ra
+    on
+        f.receiving_agency_code = ra.agency_code
+        and d.filed_at >= ra.valid_from and (ra.valid_to is null or d.filed_at < ra.valid_to)
+left join procedures as p
+    on
+        d.procedure_code = p.procedure_code
+        and d.filed_at >= p.valid_from and (p.valid_to is null or d.filed_at < p.valid_to)

@@ -11,11 +11,11 @@
 with
 
 {% if is_incremental() %}
-touched as (
+    touched as (
 
-    {{ touched_dossiers(('status_changes',)) }}
+        {{ touched_dossiers(('status_changes',)) }}
 
-),
+    ),
 {% endif %}
 
 changes as (
@@ -38,7 +38,7 @@ select
     sequence_number,
     status_code,
     previous_status_code,
-    status_code = 5 and previous_status_code is distinct from 5 as is_supplement_request,
+    (status_code = 5 and previous_status_code is distinct from 5) as is_supplement_request,
     is_handover,
     note,
     changed_at,

@@ -22,5 +22,5 @@ select
     {{ build_upper() }} as _build_load_id
 from {{ ref('stg_portal__payments') }}
 {% if is_incremental() %}
-where payment_id in ({{ touched_keys('portal', 'payments') }})
+    where payment_id in ({{ touched_keys('portal', 'payments') }})
 {% endif %}

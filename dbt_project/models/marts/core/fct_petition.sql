@@ -25,5 +25,5 @@ select
     {{ build_upper() }} as _build_load_id
 from {{ ref('stg_portal__petitions') }}
 {% if is_incremental() %}
-where petition_code in ({{ touched_keys('portal', 'petitions') }})
+    where petition_code in ({{ touched_keys('portal', 'petitions') }})
 {% endif %}

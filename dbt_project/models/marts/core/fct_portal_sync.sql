@@ -12,11 +12,11 @@
 with
 
 {% if is_incremental() %}
-touched as (
+    touched as (
 
-    {{ touched_dossiers(('status_changes', 'sync_records')) }}
+        {{ touched_dossiers(('status_changes', 'sync_records')) }}
 
-),
+    ),
 {% endif %}
 
 synced as (

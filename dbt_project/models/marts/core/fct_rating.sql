@@ -13,8 +13,10 @@ select
     rating_id,
     dossier_code,
     satisfaction_level,
-    case satisfaction_level when 1 then 'Rất hài lòng' when 2 then 'Hài lòng' when 3 then 'Chấp nhận được'
-        when 4 then 'Không hài lòng' end as satisfaction_name_vi,
+    case satisfaction_level
+        when 1 then 'Rất hài lòng' when 2 then 'Hài lòng' when 3 then 'Chấp nhận được'
+        when 4 then 'Không hài lòng'
+    end as satisfaction_name_vi,
     satisfaction_level = 4 as is_negative,
     rated_at,
     {{ local_date('rated_at') }} as rated_date,
@@ -22,5 +24,5 @@ select
     {{ build_upper() }} as _build_load_id
 from {{ ref('stg_portal__ratings') }}
 {% if is_incremental() %}
-where rating_id in ({{ touched_keys('portal', 'ratings') }})
+    where rating_id in ({{ touched_keys('portal', 'ratings') }})
 {% endif %}

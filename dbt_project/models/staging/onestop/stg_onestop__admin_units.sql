@@ -23,10 +23,13 @@ renamed as (
         payload ->> 'MaDonViCha' as parent_unit_code,
         payload ->> 'MaDonViMoi' as successor_unit_code,
         (
-            select string_agg(code, ',' order by code)
+            select string_agg(value, ',' order by value)
             from jsonb_array_elements_text(
-                case when jsonb_typeof(payload -> 'MaDonViSapNhap') = 'array' then payload -> 'MaDonViSapNhap'
-                     else '[]'::jsonb end) as merged (code)
+                case
+                    when jsonb_typeof(payload -> 'MaDonViSapNhap') = 'array' then payload -> 'MaDonViSapNhap'
+                    else '[]'::jsonb
+                end
+            )
         ) as merged_unit_codes,  -- the units merged into this one, comma-separated
 
         -- attributes

@@ -12,7 +12,7 @@ current_version as (
 
     select distinct on (record_key) *
     from source
-    order by record_key, changed_at desc, (payload ->> 'PhienBan')::int desc
+    order by record_key asc, changed_at desc, (payload ->> 'PhienBan')::int desc
 
 ),
 
@@ -29,11 +29,15 @@ renamed as (
 
         -- the applicant, as far as the ID number tells (12-digit personal IDs of citizens only)
         applicant_type as applicant_type_code,
-        case when applicant_type = 1 and length(applicant_id) = 12 then
-            case when substr(applicant_id, 4, 1)::int % 2 = 0 then 'male' else 'female' end
+        case
+            when applicant_type = 1 and length(applicant_id) = 12
+                then
+                    case when substr(applicant_id, 4, 1)::int % 2 = 0 then 'male' else 'female' end
         end as applicant_gender,
-        case when applicant_type = 1 and length(applicant_id) = 12 then
-            (1900 + 100 * (substr(applicant_id, 4, 1)::int / 2) + substr(applicant_id, 5, 2)::int) / 10 * 10
+        case
+            when applicant_type = 1 and length(applicant_id) = 12
+                then
+                    (1900 + 100 * (substr(applicant_id, 4, 1)::int / 2) + substr(applicant_id, 5, 2)::int) / 10 * 10
         end as applicant_birth_decade,
         case when applicant_type = 1 and length(applicant_id) = 12 then substr(applicant_id, 2, 2) end
             as applicant_birth_province_code,

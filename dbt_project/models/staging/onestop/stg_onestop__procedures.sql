@@ -24,8 +24,10 @@ renamed as (
         -- attributes
         payload ->> 'TenTTHC' as procedure_name,
         payload ->> 'LinhVuc' as field_name,
-        case payload ->> 'CapThucHien' when 'province' then 'province' when 'district' then 'district'
-            else 'commune' end as procedure_level,
+        case payload ->> 'CapThucHien'
+            when 'province' then 'province' when 'district' then 'district'
+            else 'commune'
+        end as procedure_level,
         (payload ->> 'ThoiHanGiaiQuyet')::int as statutory_working_days,
         case payload ->> 'MucDoDVC' when 'toan_trinh' then 'full' when 'mot_phan' then 'partial' else 'none' end
             as online_service_type,

@@ -12,7 +12,7 @@ deduplicated as (
 
     select distinct on (record_key) *
     from source
-    order by record_key, changed_at desc
+    order by record_key asc, changed_at desc
 
 ),
 
