@@ -10,11 +10,15 @@ from tthc import dbt_cosmos
      catchup=False, max_active_runs=1, default_args=ds.DEFAULT_ARGS, tags=["tthc", "transform", "dbt"],
      doc_md=__doc__)
 def warehouse_build():
+    @task
+    def open_build_window():
+        return ds.open_build_window()
+
     @task(outlets=[Asset(dbt_cosmos.MARTS_URI)])
     def marts_built():
         return ds.marts_counts()
 
-    dbt_cosmos.dbt_task_group() >> marts_built()
+    open_build_window() >> dbt_cosmos.dbt_task_group() >> marts_built()
 
 
 warehouse_build()

@@ -30,8 +30,12 @@ def test_bench_runs_and_accounts_for_every_record(warehouse, tmp_path):
     assert memory["4n_pages"]["pages"] == 4 * memory["n_pages"]["pages"]
     assert memory["4n_pages"]["rows"] > memory["n_pages"]["rows"] > 0
     assert set(r["targets_met"]) == set(r["targets"])
-    with psycopg.connect(warehouse) as conn:  # the scratch database is gone
-        assert conn.execute("SELECT count(*) FROM pg_database WHERE datname LIKE '%%_bench'").fetchone()[0] == 0
+    d = r["dbt"]  # dbt over history: a full build and hourly builds after the first and the last part
+    assert d["dbt_full_s"] > 0 and d["dbt_hourly_1m_s"] > 0 and d["dbt_hourly_12m_s"] > 0
+    assert d["rows_hour_1m"] > 0 and d["rows_hour_12m"] > 0 and d["marts_rows"]["fct_dossier"] > 0
+    assert r["dbt_history_ratio"] == round(d["dbt_hourly_12m_s"] / d["dbt_hourly_1m_s"], 3)
+    with psycopg.connect(warehouse) as conn:  # the scratch databases are gone
+        assert conn.execute("SELECT count(*) FROM pg_database WHERE datname LIKE '%%\\_bench%%'").fetchone()[0] == 0
 
 
 def test_bench_rejects_a_tiny_sample():

@@ -317,3 +317,12 @@ def test_warehouse_build_runs_in_airflow_with_dag_test(marts, settings):
             os.environ.pop("AIRFLOW_CONN_TTHC_TRANSFORMER", None)
         else:
             os.environ["AIRFLOW_CONN_TTHC_TRANSFORMER"] = saved
+
+
+def test_dbt_unit_tests_pass(marts):
+    """The on-time rule and the reform roll-up, on hand-built rows (dbt unit tests; builds skip them)."""
+    from tthc.transform import run_dbt
+
+    _, transformer, _ = marts
+    result = run_dbt(["test", "--select", "test_type:unit"], transformer)
+    assert result.success and len(result.results) >= 7, [(r["name"], r["message"]) for r in result.failures]

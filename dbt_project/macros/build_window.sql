@@ -1,14 +1,30 @@
+-- noqa: disable=LT02
+{#- (sqlfluff: a macro body is indented like the code around it, not as a top-level statement.) -#}
 {#-
-  Incremental models read the raw loads of a window: after what they already hold, up to the
-  window's upper load id. The window is opened under an exclusive advisory lock that waits for the
-  loads in flight (each holds it shared for its transaction), so a load that commits late is never
-  skipped. `tthc` and Airflow open it through on-run-start like a plain `dbt build` does.
+  How the incremental models know what is new.
+
+  * A build reads the raw loads of one window, opened under an exclusive advisory lock that waits for
+    the loads in flight (each holds it shared for its transaction): every load up to the window's upper
+    load id has committed or failed, so a load that commits late is never skipped.
+  * Each incremental model records how far it has processed (audit.model_watermark), whether or not the
+    build brought it new rows: staging up to the build's window, a later model up to the least of its
+    upstream models' (meta.upstream_models). Its rows carry that as _build_load_id.
+  * A model reads what arrived after its own mark: raw rows loaded after it (staging), or upstream rows
+    stamped after it (later layers). Upstream rows not yet read always carry a larger stamp, so nothing
+    is skipped, whether the models run in one dbt invocation or one invocation each (Cosmos LOCAL).
+
+  on-run-start opens the window for `tthc build` and a plain `dbt build`; the Airflow DAG opens it in a
+  task before the dbt tasks, which run with `open_window: false`.
 -#}
 {% macro open_build_window() %}
-    select pg_advisory_lock(hashtext('tthc.raw_loads'));
-    insert into audit.build_window (upper_load_id)
-    select coalesce(max(load_id), 0) from audit.load_run where status = 'success';
-    select pg_advisory_unlock(hashtext('tthc.raw_loads'));
+    {% if var('open_window', true) %}
+        select pg_advisory_lock(hashtext('tthc.raw_loads'));
+        insert into audit.build_window (upper_load_id)
+        select coalesce(max(load_id), 0) from audit.load_run where status = 'success';
+        select pg_advisory_unlock(hashtext('tthc.raw_loads'));
+    {% else %}
+        select 1;
+    {% endif %}
 {% endmacro %}
 
 {#- The newest window's upper bound: the last raw load this build may read. -#}
@@ -16,16 +32,52 @@
     (select coalesce(max(upper_load_id), 0) from audit.build_window)
 {%- endmacro %}
 
-{#- What this incremental model already holds: loads up to here were processed (-1: nothing yet). -#}
-{% macro build_since(column='_build_load_id') -%}
+{#- How far this incremental model has processed (-1 before its first build, or in a full refresh). -#}
+{% macro build_since() -%}
     {%- if is_incremental() -%}
-        (select coalesce(max({{ column }}), -1) from {{ this }})
+        (select coalesce(max(processed_window), -1) from audit.model_watermark where model_name = '{{ this.identifier }}')
     {%- else -%}
         -1
     {%- endif -%}
 {%- endmacro %}
 
-{#- Rows of a raw-backed relation that arrived since this model's last build. -#}
-{% macro since_last_build(load_id_column='_load_id') -%}
-    {{ load_id_column }} > {{ build_since() }} and {{ load_id_column }} <= {{ build_upper() }}
+{#- The mark this build processes up to: the window (staging) or the least of the upstream models' marks. -#}
+{% macro model_stamp() -%}
+    {%- set upstream = (model.config.get('meta') or {}).get('upstream_models') if model is mapping else none -%}
+    {%- if upstream -%}
+        coalesce(least(
+            {%- for name in upstream %}
+            (select max(processed_window) from audit.model_watermark where model_name = '{{ name }}'){% if not loop.last %},{% endif %}
+            {%- endfor %}
+        ), 0)
+    {%- else -%}
+        {{ build_upper() }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- post-hook of every incremental model: note how far it has processed. -#}
+{% macro record_watermark() -%}
+    {%- if model.config.materialized == 'incremental' -%}
+        insert into audit.model_watermark (model_name, processed_window, updated_at)
+        values ('{{ this.identifier }}', {{ model_stamp() }}, now())
+        on conflict (model_name) do update
+        set processed_window = excluded.processed_window, updated_at = excluded.updated_at
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Staging: the raw rows loaded after this model's mark, within the build's window. -#}
+{% macro raw_since_last_build() -%}
+    _load_id > {{ build_since() }} and _load_id <= {{ build_upper() }}
+{%- endmacro %}
+
+{#- Staging: the keys of a raw table that loads since this model's last build touched. -#}
+{% macro raw_touched_keys(source_name, table_name) -%}
+    select record_key from {{ source(source_name, table_name) }} where {{ raw_since_last_build() }}
+{%- endmacro %}
+
+{#- Later layers: the upstream rows stamped after this model's mark. -#}
+{% macro upstream_since() -%}
+    _build_load_id > {{ build_since() }}
 {%- endmacro %}

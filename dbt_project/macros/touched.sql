@@ -1,26 +1,16 @@
 {#-
-  Change detection for incremental models: the keys that raw rows loaded since this model's last build
-  touch, read straight from the raw tables by their _load_id index (staging views would scan all of
-  history). The model then recomputes those keys whole from the views, so a late change to an old
-  dossier updates its row, and the result equals a full refresh.
+  Change detection for the dossier-keyed incremental models: the dossiers that upstream rows stamped
+  after this model's mark touch. Models keep it in a materialized CTE `touched` and filter their inputs
+  with `dossier_code in (select dossier_code from touched)`: the planner then knows how many there are
+  and looks a few up by index in an hourly build, or hash-joins a month's worth in a catch-up. The model
+  recomputes those dossiers whole, so a late change to an old dossier updates its row, and the result
+  equals a full refresh.
 -#}
-{% macro touched_dossiers(feeds=('dossiers', 'status_changes', 'sync_records')) -%}
-    {%- set parts = [] -%}
-    {%- if 'dossiers' in feeds -%}
-        {%- do parts.append("select record_key as dossier_code from " ~ source('onestop', 'dossiers') ~ " where " ~ since_last_build()) -%}
-    {%- endif -%}
-    {%- if 'status_changes' in feeds -%}
-        {%- do parts.append("select dossier_code from " ~ source('onestop', 'status_changes') ~ " where " ~ since_last_build()) -%}
-    {%- endif -%}
-    {%- for feed in ('sync_records', 'payments', 'ratings') if feed in feeds -%}
-        {%- do parts.append("select dossier_code from " ~ source('portal', feed) ~ " where " ~ since_last_build()) -%}
-    {%- endfor -%}
-    {{ parts | join('\n    union\n    ') }}
-{%- endmacro %}
-
-{#- Keys of one raw table loaded since this model's last build. -#}
-{% macro touched_keys(source_name, table_name) -%}
-    select record_key from {{ source(source_name, table_name) }} where {{ since_last_build() }}
+{% macro touched_dossiers(relations) -%}
+    {%- for r in relations %}
+    select dossier_code from {{ r }} where {{ upstream_since() }}{% if not loop.last %}
+    union{% endif %}
+    {%- endfor %}
 {%- endmacro %}
 
 {#- The local (Asia/Ho_Chi_Minh) calendar date of a timestamptz. -#}

@@ -57,7 +57,9 @@ from tthc.warehouse import admin_dsn, on_database, redact, with_credentials
 
 PAGE = DEFAULT_PAGE_SIZE
 FACT_ENTITIES = ("dossiers", "status_changes")
-TARGETS = {"loader_vs_copy": 0.7, "loader_vs_insert_rows": 25.0, "memory_growth_4x_pages": 1.25}
+TARGETS = {"loader_vs_copy": 0.7, "loader_vs_insert_rows": 25.0, "memory_growth_4x_pages": 1.25,
+           "dbt_history_ratio": 1.2,  # hourly build after 12 months / after 1 month: flat in history
+           "dbt_hourly_vs_full": 0.05}  # hourly build / full build, both at 12 months
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -259,6 +261,85 @@ def memory_profile(conn: psycopg.Connection, data_dir: Path, procedures: frozens
 
 
 # ---------------------------------------------------------------------------------------------------
+# dbt over history: a full build, and an hourly build after 1 and after 12 months
+# ---------------------------------------------------------------------------------------------------
+def _working_ten(day: dt.date, step: int) -> dt.datetime:
+    """10:00 local on ``day``, or on the nearest working day in the direction of ``step``."""
+    from tthc.calendar import TZ, is_working_day
+
+    while not is_working_day(day):
+        day += dt.timedelta(days=step)
+    return dt.datetime.combine(day, dt.time(10), TZ)
+
+
+def load_feeds(conn: psycopg.Connection, data_dir: Path, procedures: frozenset[str], lo: int, hi: int) -> int:
+    """Every change feed of the one-stop and the portal recorded in [lo, hi), in daily windows, through
+    the loader (catalogue entities are loaded once, by load_reference)."""
+    from tthc.load.entities import ENTITIES as ALL
+
+    rows = 0
+    for entity in (e for e in ALL.values() if not e.reference):
+        for a, b in store_days(data_dir, entity):
+            a, b = max(a, lo), min(b, hi)
+            if a < b:
+                pages = list(store_pages(data_dir, entity, a, b))
+                if pages:
+                    rows += load_window(conn, entity, pages, us_to_dt(a), us_to_dt(b), procedures).rows_read
+    return rows
+
+
+def dbt_history(settings: config_mod.Settings, data_dir: Path, start: dt.date, days: int, keep: bool,
+                echo=print) -> dict:
+    """On a scratch database: load the first month, build; time the build after one more hour; load
+    the rest of the period, time a full build; time the build after one more hour. The hourly builds are
+    what the hourly DAG runs do (incremental, with the tests); population answers are left out."""
+    from tthc.sources.sim.common import to_us
+    from tthc.transform import build
+
+    admin = admin_dsn(settings, start=True)
+    name = f"{settings.warehouse_db}_bench_dbt"
+    db = on_database(admin, name)
+    drop_database(admin, name)
+    bootstrap(settings, db)
+    loader = with_credentials(db, "tthc_loader", settings.role_password("tthc_loader"))
+    transformer = with_credentials(db, "tthc_transformer", settings.role_password("tthc_transformer"))
+    first = _working_ten(start + dt.timedelta(days=min(31, max(1, days // 12))), 1)
+    last = _working_ten(start + dt.timedelta(days=days - 2), -1)
+    hour = dt.timedelta(hours=1)
+    out: dict = {"hour_1m": first.isoformat(), "hour_12m": last.isoformat()}
+
+    def timed_build(label: str, full_refresh: bool = False) -> float:
+        result = build(transformer, full_refresh=full_refresh)
+        if not result.success:
+            raise TthcError(f"dbt build ({label}) failed: {[(r['name'], r['message']) for r in result.failures][:3]}")
+        echo(f"dbt        {label:34} {result.elapsed_s:7.1f}s")
+        return result.elapsed_s
+
+    try:
+        # autocommit: each load_window is its own transaction, so no lock outlives it while dbt builds
+        with psycopg.connect(loader, autocommit=True) as conn:
+            procedures = load_reference(conn, data_dir)
+            out["rows_1m"] = load_feeds(conn, data_dir, procedures, 0, to_us(first))
+            timed_build("full build, first month")
+            out["rows_hour_1m"] = load_feeds(conn, data_dir, procedures, to_us(first), to_us(first + hour))
+            out["dbt_hourly_1m_s"] = timed_build(f"hourly build after 1 month ({out['rows_hour_1m']} rows)")
+            out["rows_rest"] = load_feeds(conn, data_dir, procedures, to_us(first + hour), to_us(last))
+            out["dbt_catch_up_s"] = timed_build("incremental catch-up to 12 months")
+            out["dbt_full_s"] = timed_build("full build (--full-refresh), 12 months", full_refresh=True)
+            out["rows_hour_12m"] = load_feeds(conn, data_dir, procedures, to_us(last), to_us(last + hour))
+            out["dbt_hourly_12m_s"] = timed_build(f"hourly build after 12 months ({out['rows_hour_12m']} rows)")
+        with psycopg.connect(db) as conn:
+            out["marts_rows"] = {t: conn.execute(f'SELECT count(*) FROM marts."{t}"').fetchone()[0] for (t,) in
+                                 conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'marts'").fetchall()}
+    finally:
+        if not keep:
+            drop_database(admin, name)
+    out["dbt_history_ratio"] = round(out["dbt_hourly_12m_s"] / out["dbt_hourly_1m_s"], 3)
+    out["dbt_hourly_vs_full"] = round(out["dbt_hourly_12m_s"] / out["dbt_full_s"], 3)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
 # The command
 # ---------------------------------------------------------------------------------------------------
 def run_bench(per_year: int, json_path: Path, days: int = 365, start: dt.date = dt.date(2025, 1, 1),
@@ -281,7 +362,8 @@ def run_bench(per_year: int, json_path: Path, days: int = 365, start: dt.date = 
             from urllib.parse import urlsplit
 
             drop_database(bench_admin, urlsplit(bench_admin).path.lstrip("/"))
-    result = summarise(paths, hook, memory)
+    dbt = dbt_history(settings, data_dir, start, days, keep, echo)
+    result = summarise(paths, hook, memory, dbt)
     result.update({
         "input": {"seed": seed, "start": start.isoformat(), "days": days, "dossiers_per_year": per_year,
                   "page_size": PAGE, "data_dir": str(data_dir)},
@@ -296,7 +378,7 @@ def run_bench(per_year: int, json_path: Path, days: int = 365, start: dt.date = 
     return result
 
 
-def summarise(paths: dict, hook: dict, memory: dict) -> dict:
+def summarise(paths: dict, hook: dict, memory: dict, dbt: dict) -> dict:
     valid = sum(p["rows_valid"] for p in paths.values())
     loader_s = sum(p["loader_s"] for p in paths.values())
     copy_s = sum(p["copy_s"] for p in paths.values())
@@ -308,9 +390,13 @@ def summarise(paths: dict, hook: dict, memory: dict) -> dict:
     ratios = {"loader_vs_copy": rates["loader"] / rates["bare_copy"],
               "loader_vs_insert_rows": rates["loader"] / rates["insert_rows"],
               "memory_growth_4x_pages": memory["growth"]}
+    ratios["dbt_history_ratio"] = dbt["dbt_history_ratio"]
+    ratios["dbt_hourly_vs_full"] = dbt["dbt_hourly_vs_full"]
     met = {"loader_vs_copy": ratios["loader_vs_copy"] >= TARGETS["loader_vs_copy"],
            "loader_vs_insert_rows": ratios["loader_vs_insert_rows"] >= TARGETS["loader_vs_insert_rows"],
-           "memory_growth_4x_pages": ratios["memory_growth_4x_pages"] <= TARGETS["memory_growth_4x_pages"]}
+           "memory_growth_4x_pages": ratios["memory_growth_4x_pages"] <= TARGETS["memory_growth_4x_pages"],
+           "dbt_history_ratio": ratios["dbt_history_ratio"] <= TARGETS["dbt_history_ratio"],
+           "dbt_hourly_vs_full": ratios["dbt_hourly_vs_full"] <= TARGETS["dbt_hourly_vs_full"]}
     return {
         "rows": valid,
         "rows_per_s": {k: round(v) for k, v in rates.items()},
@@ -318,6 +404,8 @@ def summarise(paths: dict, hook: dict, memory: dict) -> dict:
         "targets": TARGETS, "targets_met": met, "all_targets_met": all(met.values()),
         "insert_rows_extrapolated_s": round(valid / rates["insert_rows"], 1),
         "entities": paths, "insert_rows_sample": hook, "memory": memory,
+        **{k: dbt[k] for k in ("dbt_full_s", "dbt_hourly_1m_s", "dbt_hourly_12m_s", "dbt_history_ratio")},
+        "dbt": dbt,
     }
 
 
@@ -331,6 +419,12 @@ def report(r: dict, echo=print) -> None:
     echo(f"targets    loader/COPY {ratios['loader_vs_copy']:.2f} (>= {TARGETS['loader_vs_copy']}: "
          f"{mark[met['loader_vs_copy']]}); loader/insert_rows {ratios['loader_vs_insert_rows']:.1f} "
          f"(>= {TARGETS['loader_vs_insert_rows']:.0f}: {mark[met['loader_vs_insert_rows']]})")
+    d = r["dbt"]
+    echo(f"dbt        full build {d['dbt_full_s']:.1f}s; hourly build {d['dbt_hourly_1m_s']:.1f}s after 1 month, "
+         f"{d['dbt_hourly_12m_s']:.1f}s after 12 months: x{ratios['dbt_history_ratio']} "
+         f"(<= {TARGETS['dbt_history_ratio']}: {mark[met['dbt_history_ratio']]}), "
+         f"{ratios['dbt_hourly_vs_full']:.1%} of the full build "
+         f"(<= {TARGETS['dbt_hourly_vs_full']:.0%}: {mark[met['dbt_hourly_vs_full']]})")
     m = r["memory"]
     echo(f"memory     loader heap peak {m['n_pages']['peak_kib']:,} KiB for {m['n_pages']['pages']} pages, "
          f"{m['4n_pages']['peak_kib']:,} KiB for {m['4n_pages']['pages']} pages: x{ratios['memory_growth_4x_pages']}"

@@ -92,6 +92,7 @@ def build_parser() -> OneLineParser:
     build = sub.add_parser("build", help="dbt build of the star schema (staging -> marts) as tthc_transformer")
     build.add_argument("--full-refresh", action="store_true", help="rebuild the incremental models from scratch")
     build.add_argument("--select", default=None, help="a dbt selection, e.g. marts.core or +fct_dossier")
+    build.add_argument("--unit-tests", action="store_true", help="also run dbt's unit tests (make test does)")
 
     sub.add_parser("seeds", help="export the dbt seeds (working calendar, 766 indicators) from the code")
 

@@ -87,13 +87,22 @@ def entity_load_tasks(source: str) -> list:
     return tasks
 
 
+def transformer_dsn() -> str:
+    return connection(TRANSFORMER_CONN).get_uri().replace("postgres://", "postgresql://", 1)
+
+
+def open_build_window() -> int:
+    """The raw loads this run's dbt tasks read (tthc.transform.open_build_window)."""
+    from tthc.transform import open_build_window as open_window
+
+    return open_window(transformer_dsn())
+
+
 def marts_counts() -> dict[str, int]:
     """Rows per mart after a build (what the marts_built task reports)."""
     import psycopg
 
-    conn = connection(TRANSFORMER_CONN)
-    dsn = conn.get_uri().replace("postgres://", "postgresql://", 1)
-    with psycopg.connect(dsn) as db:
+    with psycopg.connect(transformer_dsn()) as db:
         tables = [t for (t,) in db.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'marts' ORDER BY 1")]
         return {t: db.execute(f'SELECT count(*) FROM marts."{t}"').fetchone()[0] for t in tables}
 

@@ -61,7 +61,8 @@ def dbt_task_group(mode: str | None = None):
     mode = (mode or os.environ.get("TTHC_COSMOS_MODE") or DEFAULT_MODE).lower()
     if mode not in ("local", "watcher"):
         raise ValueError(f"TTHC_COSMOS_MODE must be local or watcher, got {mode!r}")
-    operator_args: dict = {"install_deps": False}
+    # the DAG opens the build window in a task before these (one window for every model of the run)
+    operator_args: dict = {"install_deps": False, "vars": {"open_window": False}}
     if mode == "watcher":  # consumers poke the producer's results; they never run before it (see below)
         operator_args.update({"deferrable": False, "poke_interval": 1})
     group = DbtTaskGroup(
@@ -77,7 +78,7 @@ def dbt_task_group(mode: str | None = None):
             invocation_mode=InvocationMode.DBT_RUNNER),
         # the marts_built task announces one stable Asset: Cosmos's own carry the server's host and port
         render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH,
-                                   emit_datasets=False),
+                                   emit_datasets=False, exclude=["resource_type:unit_test"]),
         operator_args=operator_args,
     )
     if mode == "watcher":

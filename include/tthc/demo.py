@@ -38,12 +38,14 @@ def warehouse_counts(dsn: str) -> tuple[dict[str, int], dict[str, int]]:
 
 
 def reset_loaded_data(dsn: str) -> None:
-    """Empty the raw tables, the run log and what dbt built from them (its incremental marts too)."""
+    """Empty the raw tables, the run log and what dbt built from them (its incremental tables and their
+    marks too; the PII key's pads stay)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         tables = [e.table for e in ALL_ENTITIES] + [f"raw_{s}.quarantine" for s in SOURCES] \
-            + ["audit.load_run", "audit.extract_watermark", "audit.build_window"]
-        tables += [f'marts."{t}"' for (t,) in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'marts'")]
+            + ["audit.load_run", "audit.extract_watermark", "audit.build_window", "audit.model_watermark"]
+        tables += [f'{schema}."{t}"' for schema, t in conn.execute(
+            "SELECT schemaname, tablename FROM pg_tables WHERE schemaname IN ('staging', 'intermediate', 'marts') "
+            "AND tablename <> 'pii_hmac_pads'")]
         conn.execute(f"TRUNCATE {', '.join(tables)}")
 
 

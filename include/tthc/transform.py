@@ -119,13 +119,18 @@ def run_dbt(args: list[str], dsn: str, threads: int = 2, quiet: bool = True) -> 
     return BuildResult(bool(outcome.success), args, results, round(time.monotonic() - t0, 2))
 
 
-def build(dsn: str, full_refresh: bool = False, select: str | None = None, threads: int = 2) -> BuildResult:
-    """`dbt build` (seeds, models, tests) of the whole project, or a selection."""
+def build(dsn: str, full_refresh: bool = False, select: str | None = None, threads: int = 2,
+          unit_tests: bool = False) -> BuildResult:
+    """`dbt build` (seeds, models, data tests) of the whole project, or a selection. Unit tests test the
+    code, not the data: like dbt's own advice for production, builds leave them out unless asked
+    (`make test` runs them)."""
     args = ["build"]
     if full_refresh:
         args.append("--full-refresh")
     if select:
         args += ["--select", select]
+    if not unit_tests:
+        args += ["--exclude-resource-type", "unit_test"]
     return run_dbt(args, dsn, threads)
 
 
@@ -135,7 +140,8 @@ def cli_build(args) -> int:
 
     settings = config_mod.load()
     bootstrap(settings)
-    result = build(transformer_dsn(settings), full_refresh=args.full_refresh, select=args.select)
+    result = build(transformer_dsn(settings), full_refresh=args.full_refresh, select=args.select,
+                   unit_tests=args.unit_tests)
     models = [r for r in result.results if r["resource_type"] == "model"]
     tests = [r for r in result.results if r["resource_type"] in ("test", "unit_test")]
     flag = " --full-refresh" if args.full_refresh else ""
@@ -144,3 +150,21 @@ def cli_build(args) -> int:
     for r in result.failures:
         print(f"  {r['status']:6} {r['name']}: {(r['message'] or '').strip().splitlines()[0][:160]}")
     return 0 if result.success else 1
+
+
+def open_build_window(dsn: str) -> int:
+    """Open the build window every dbt invocation of an Airflow run reads (the same statements as the
+    project's on-run-start): wait for the loads in flight, then note the last committed load."""
+    import psycopg
+
+    from tthc.load.loader import RAW_LOADS_LOCK
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (RAW_LOADS_LOCK,))
+        try:
+            return conn.execute("""
+                INSERT INTO audit.build_window (upper_load_id)
+                SELECT coalesce(max(load_id), 0) FROM audit.load_run WHERE status = 'success'
+                RETURNING upper_load_id""").fetchone()[0]
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (RAW_LOADS_LOCK,))

@@ -1,9 +1,26 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='dossier_code',
+        incremental_strategy='merge',
+        on_schema_change='append_new_columns',
+        meta={'upstream_models': ['stg_onestop__status_changes', 'stg_onestop__dossiers']},
+        indexes=[{'columns': ['dossier_code'], 'unique': True}, {'columns': ['_build_load_id']}],
+    )
+}}
+{%- set upstream = [ref('stg_onestop__status_changes'), ref('stg_onestop__dossiers')] %}
 -- One row per dossier: its milestones from the status-change feed and the Decision 766 on-time rule.
 -- 766: finish time <= due time; the finish is the first of resolved (9), returned (10), stopped (8)
 -- or not accepted (3), unless a supplement request (a change *to* status 5) came first: it ends the
 -- clock; a second request makes the dossier overdue. Still open: is_on_time is null here, and the
 -- KPI counts the period's end as its finish (kpi_agency_monthly). Same rule: include/tthc/kpi766.py.
 with
+
+{% if is_incremental() %}
+    touched as materialized (
+        {{ touched_dossiers(upstream) }}
+    ),
+{% endif %}
 
 changes as (
 
@@ -14,6 +31,9 @@ changes as (
         row_number() over (partition by dossier_code order by recorded_at desc, status_change_id desc)
             as recency
     from {{ ref('stg_onestop__status_changes') }}
+    {% if is_incremental() %}
+        where dossier_code in (select t.dossier_code from touched as t)
+    {% endif %}
 
 ),
 
@@ -38,7 +58,9 @@ milestones as (
         min(recorded_at) as first_recorded_at,
         max(recorded_at) as last_recorded_at,
         min(status_code) filter (where recency = 1) as status_code,
-        min(agency_code) filter (where recency = 1) as agency_code
+        min(agency_code) filter (where recency = 1) as agency_code,
+        -- the desk that received it: its receipt (status 2), else its first change
+        (array_agg(agency_code order by status_code <> 2, recorded_at, status_change_id))[1] as receiving_agency_code
     from changes
     group by dossier_code
 
@@ -50,6 +72,9 @@ dossiers as (
         dossier_code,
         due_at
     from {{ ref('stg_onestop__dossiers') }}
+    {% if is_incremental() %}
+        where dossier_code in (select t.dossier_code from touched as t)
+    {% endif %}
 
 ),
 
@@ -75,5 +100,6 @@ select
     case
         when finished_at is not null and received_at is not null
             then {{ working_days_between('received_at', 'finished_at') }}
-    end as working_days_taken
+    end as working_days_taken,
+    {{ model_stamp() }} as _build_load_id
 from finished

@@ -4,29 +4,31 @@
         unique_key='applicant_key',
         incremental_strategy='merge',
         on_schema_change='append_new_columns',
+        meta={'upstream_models': ['fct_dossier', 'stg_population__verifications']},
     )
 }}
 -- Applicants, pseudonymous: the key is an HMAC of the ID number (key TTHC_PII_KEY). No name, no ID,
 -- no phone: only what the ID encodes at a coarse grain (gender, birth decade, province of birth
 -- registration), the unit of the first dossier, and the population database's latest verdict.
+{%- set upstream = [ref('fct_dossier'), ref('stg_population__verifications')] %}
 with
 
 {% if is_incremental() %}
-    touched as (
-
+    touched as materialized (
         select applicant_key from {{ ref('fct_dossier') }}
-        where _build_load_id > {{ build_since() }}
+        where {{ upstream_since() }}
         union
-        select {{ hmac_sha256('record_key') }} from {{ source('population', 'verifications') }}
-        where {{ since_last_build() }}
-
+        select applicant_key from {{ ref('stg_population__verifications') }}
+        where {{ upstream_since() }}
     ),
 {% endif %}
 
 dossiers as (
 
     select * from {{ ref('fct_dossier') }}
-    {% if is_incremental() %}where applicant_key in (select applicant_key from touched){% endif %}
+    {% if is_incremental() %}
+        where applicant_key in (select t.applicant_key from touched as t)
+    {% endif %}
 
 ),
 
@@ -39,8 +41,7 @@ per_applicant as (
         min(filed_at) as first_filed_at,
         max(filed_at) as last_filed_at,
         (array_agg(dossier_code order by filed_at, dossier_code))[1] as first_dossier_code,
-        (array_agg(admin_unit_code order by filed_at, dossier_code))[1] as first_unit_code,
-        max(_build_load_id) as _build_load_id
+        (array_agg(admin_unit_code order by filed_at, dossier_code))[1] as first_unit_code
     from dossiers
     group by applicant_key
 
@@ -55,7 +56,9 @@ attributes as (
         applicant_birth_province_code,
         has_legacy_id_card
     from {{ ref('stg_onestop__dossiers') }}
-    where dossier_code in (select first_dossier_code from per_applicant)
+    {% if is_incremental() %}
+        where dossier_code in (select pa.first_dossier_code from per_applicant as pa)
+    {% endif %}
     order by applicant_key, dossier_code
 
 ),
@@ -63,7 +66,9 @@ attributes as (
 verifications as (
 
     select * from {{ ref('stg_population__verifications') }}
-    {% if is_incremental() %}where applicant_key in (select applicant_key from touched){% endif %}
+    {% if is_incremental() %}
+        where applicant_key in (select t.applicant_key from touched as t)
+    {% endif %}
 
 )
 
@@ -85,7 +90,7 @@ select
     v.verification_result,
     v.mismatched_fields,
     v.verified_at,
-    greatest(a._build_load_id, {{ build_upper() }}) as _build_load_id
+    {{ model_stamp() }} as _build_load_id
 from per_applicant as a
 left join attributes as t on a.applicant_key = t.applicant_key
 left join verifications as v on a.applicant_key = v.applicant_key

@@ -4,6 +4,7 @@
         unique_key='dossier_code',
         incremental_strategy='merge',
         on_schema_change='append_new_columns',
+        meta={'upstream_models': ['int_dossier_lifecycle', 'stg_onestop__dossiers', 'int_dossier_syncs_summarised']},
         indexes=[
             {'columns': ['applicant_key']},
             {'columns': ['agency_code']},
@@ -18,46 +19,39 @@
 -- verdict once it is known, the flags the portal scores, and what the portal holds of it. Roll-ups to
 -- today's agencies and units go through dim_agency / dim_admin_unit (current_*_code), never stored here,
 -- so a later reform re-maps history without touching the facts.
+{%- set upstream = [ref('int_dossier_lifecycle'), ref('stg_onestop__dossiers'), ref('int_dossier_syncs_summarised')] %}
 with
 
 {% if is_incremental() %}
-    touched as (
-
-        {{ touched_dossiers(('dossiers', 'status_changes', 'sync_records')) }}
-
+    touched as materialized (
+        {{ touched_dossiers(upstream) }}
     ),
 {% endif %}
 
 dossiers as (
 
     select * from {{ ref('stg_onestop__dossiers') }}
-    {% if is_incremental() %}where dossier_code in (select dossier_code from touched){% endif %}
+    {% if is_incremental() %}
+        where dossier_code in (select t.dossier_code from touched as t)
+    {% endif %}
 
 ),
 
 lifecycle as (
 
     select * from {{ ref('int_dossier_lifecycle') }}
-    {% if is_incremental() %}where dossier_code in (select dossier_code from touched){% endif %}
+    {% if is_incremental() %}
+        where dossier_code in (select t.dossier_code from touched as t)
+    {% endif %}
 
 ),
 
 syncs as (
 
     select * from {{ ref('int_dossier_syncs_summarised') }}
-    {% if is_incremental() %}where dossier_code in (select dossier_code from touched){% endif %}
-
-),
-
-receipts as (
-
-    -- the desk that received the dossier: its receipt (status 2), else its first change
-    select distinct on (dossier_code)
-        dossier_code,
-        agency_code as receiving_agency_code
-    from {{ ref('stg_onestop__status_changes') }}
-    {% if is_incremental() %}where dossier_code in (select dossier_code from touched){% endif %}
-    order by dossier_code, status_code <> 2, recorded_at, status_change_id
+    {% if is_incremental() %}
+        where dossier_code in (select t.dossier_code from touched as t)
+    {% endif %}
 
 ),
 
@@ -78,7 +72,7 @@ select
     d.dossier_code,
     d.dossier_id,
     ra.agency_key,
-    f.receiving_agency_code,
+    l.receiving_agency_code,
     coalesce(l.agency_code, d.agency_code) as agency_code,
     p.procedure_key,
     d.procedure_code,
@@ -145,15 +139,14 @@ select
     d.apology_new_due_at,
     s.first_synced_at is not null as is_synced,
 
-    -- lineage: the last raw load this row reflects
-    {{ build_upper() }} as _build_load_id
+    -- lineage: the newest upstream stamp this row reflects
+    {{ model_stamp() }} as _build_load_id
 from dossiers as d
 inner join lifecycle as l on d.dossier_code = l.dossier_code
 left join syncs as s on d.dossier_code = s.dossier_code
-left join receipts as f on d.dossier_code = f.dossier_code
 left join agencies as ra
     on
-        f.receiving_agency_code = ra.agency_code
+        l.receiving_agency_code = ra.agency_code
         and d.filed_at >= ra.valid_from and (ra.valid_to is null or d.filed_at < ra.valid_to)
 left join procedures as p
     on

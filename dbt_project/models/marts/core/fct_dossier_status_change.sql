@@ -4,17 +4,17 @@
         unique_key='status_change_id',
         incremental_strategy='merge',
         on_schema_change='append_new_columns',
+        meta={'upstream_models': ['stg_onestop__status_changes']},
         indexes=[{'columns': ['dossier_code']}, {'columns': ['recorded_at']}],
     )
 }}
 -- One row per status change of a dossier, in the order the one-stop recorded them.
+{%- set upstream = [ref('stg_onestop__status_changes')] %}
 with
 
 {% if is_incremental() %}
-    touched as (
-
-        {{ touched_dossiers(('status_changes',)) }}
-
+    touched as materialized (
+        {{ touched_dossiers(upstream) }}
     ),
 {% endif %}
 
@@ -26,7 +26,9 @@ changes as (
         lag(status_code) over (partition by dossier_code order by recorded_at, status_change_id)
             as previous_status_code
     from {{ ref('stg_onestop__status_changes') }}
-    {% if is_incremental() %}where dossier_code in (select dossier_code from touched){% endif %}
+    {% if is_incremental() %}
+        where dossier_code in (select t.dossier_code from touched as t)
+    {% endif %}
 
 )
 
@@ -45,5 +47,5 @@ select
     recorded_at,
     {{ local_date('changed_at') }} as changed_date,
     extract(epoch from recorded_at - changed_at)::bigint as recording_delay_seconds,
-    {{ build_upper() }} as _build_load_id
+    {{ model_stamp() }} as _build_load_id
 from changes

@@ -4,6 +4,7 @@
         unique_key='payment_id',
         incremental_strategy='merge',
         on_schema_change='append_new_columns',
+        meta={'upstream_models': ['stg_portal__payments']},
         indexes=[{'columns': ['dossier_code']}, {'columns': ['paid_at']}],
     )
 }}
@@ -19,8 +20,8 @@ select
     paid_at,
     {{ local_date('paid_at') }} as paid_date,
     recorded_at,
-    {{ build_upper() }} as _build_load_id
+    {{ model_stamp() }} as _build_load_id
 from {{ ref('stg_portal__payments') }}
 {% if is_incremental() %}
-    where payment_id in ({{ touched_keys('portal', 'payments') }})
+    where {{ upstream_since() }}
 {% endif %}

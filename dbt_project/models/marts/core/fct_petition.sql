@@ -4,6 +4,7 @@
         unique_key='petition_code',
         incremental_strategy='merge',
         on_schema_change='append_new_columns',
+        meta={'upstream_models': ['stg_portal__petitions']},
         indexes=[{'columns': ['agency_code']}, {'columns': ['answered_at']}, {'columns': ['due_at']}],
     )
 }}
@@ -22,8 +23,8 @@ select
     satisfaction_level,
     satisfaction_level in (1, 2) as is_satisfied,
     recorded_at,
-    {{ build_upper() }} as _build_load_id
+    {{ model_stamp() }} as _build_load_id
 from {{ ref('stg_portal__petitions') }}
 {% if is_incremental() %}
-    where petition_code in ({{ touched_keys('portal', 'petitions') }})
+    where {{ upstream_since() }}
 {% endif %}

@@ -4,6 +4,7 @@
         unique_key='status_change_id',
         incremental_strategy='merge',
         on_schema_change='append_new_columns',
+        meta={'upstream_models': ['int_status_changes_synced']},
         indexes=[{'columns': ['dossier_code']}, {'columns': ['recorded_at']}, {'columns': ['agency_code', 'recorded_date']}],
     )
 }}
@@ -11,18 +12,12 @@
 -- from the one-stop's record of the change to the portal's reported sync time (NgayDongBo).
 with
 
-{% if is_incremental() %}
-    touched as (
-
-        {{ touched_dossiers(('status_changes', 'sync_records')) }}
-
-    ),
-{% endif %}
-
 synced as (
 
     select * from {{ ref('int_status_changes_synced') }}
-    {% if is_incremental() %}where dossier_code in (select dossier_code from touched){% endif %}
+    {% if is_incremental() %}
+        where {{ upstream_since() }}
+    {% endif %}
 
 )
 
@@ -48,5 +43,5 @@ select
         else 'later'
     end as sync_delay_band,
     sync_delay_seconds <= {{ var('sync_sla_minutes', 60) }} * 60 as is_within_sync_sla,
-    {{ build_upper() }} as _build_load_id
+    {{ model_stamp() }} as _build_load_id
 from synced

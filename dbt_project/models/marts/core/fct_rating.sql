@@ -4,6 +4,7 @@
         unique_key='rating_id',
         incremental_strategy='merge',
         on_schema_change='append_new_columns',
+        meta={'upstream_models': ['stg_portal__ratings']},
         indexes=[{'columns': ['dossier_code']}, {'columns': ['rated_at']}],
     )
 }}
@@ -21,8 +22,8 @@ select
     rated_at,
     {{ local_date('rated_at') }} as rated_date,
     recorded_at,
-    {{ build_upper() }} as _build_load_id
+    {{ model_stamp() }} as _build_load_id
 from {{ ref('stg_portal__ratings') }}
 {% if is_incremental() %}
-    where rating_id in ({{ touched_keys('portal', 'ratings') }})
+    where {{ upstream_since() }}
 {% endif %}

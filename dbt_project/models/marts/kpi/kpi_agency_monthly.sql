@@ -4,6 +4,7 @@
         unique_key='year_month',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
+        meta={'upstream_models': ['fct_dossier', 'fct_payment', 'fct_rating', 'fct_petition', 'fct_portal_sync']},
     )
 }}
 -- The Decision 766 index per agency and month: every indicator's numerator, denominator, rate and
@@ -31,17 +32,17 @@ touched_months as (
         select {{ local_month('m') }} as month_start
         from {{ ref('fct_dossier') }} as d,
             lateral (values (d.filed_at), (d.received_at), (d.finished_at), (d.resolved_at), (d.due_at)) as t (m)
-        where d._build_load_id > {{ build_since() }} and m is not null
+        where d.{{ upstream_since() }} and m is not null
         union
         select {{ local_month('paid_at') }} from {{ ref('fct_payment') }}
-        where _build_load_id > {{ build_since() }}
+        where {{ upstream_since() }}
         union
         select {{ local_month('rated_at') }} from {{ ref('fct_rating') }}
-        where _build_load_id > {{ build_since() }}
+        where {{ upstream_since() }}
         union
         select {{ local_month('m') }}
         from {{ ref('fct_petition') }} as p, lateral (values (p.answered_at), (p.due_at)) as t (m)
-        where p._build_load_id > {{ build_since() }} and m is not null
+        where p.{{ upstream_since() }} and m is not null
         union
         -- months not yet final: evaluated before their end, and the data has moved on since
         select month_start from {{ this }}, as_of
@@ -435,5 +436,5 @@ select
     ) as scored_points,
     evaluated_at,
     month_end,
-    (select coalesce(max(_build_load_id), 0) from {{ ref('fct_dossier') }}) as _build_load_id
+    {{ model_stamp() }} as _build_load_id
 from scored

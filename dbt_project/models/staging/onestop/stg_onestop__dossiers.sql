@@ -1,3 +1,12 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='dossier_code',
+        incremental_strategy='merge',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['dossier_code'], 'unique': True}, {'columns': ['_build_load_id']}],
+    )
+}}
 -- One row per dossier: its current version (latest recorded; PhienBan breaks a tie in one second).
 -- The applicant's ID number leaves as an HMAC and as the few attributes it encodes; name and phone stay.
 with
@@ -5,6 +14,9 @@ with
 source as (
 
     select * from {{ source('onestop', 'dossiers') }}
+    {% if is_incremental() %}
+        where record_key in ({{ raw_touched_keys('onestop', 'dossiers') }})
+    {% endif %}
 
 ),
 
@@ -77,7 +89,8 @@ renamed as (
 
         -- lineage
         (payload ->> 'PhienBan')::int as version_number,
-        _load_id
+        _load_id,
+        {{ model_stamp() }} as _build_load_id
 
     from current_version
 

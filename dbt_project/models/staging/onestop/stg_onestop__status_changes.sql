@@ -1,3 +1,12 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='status_change_id',
+        incremental_strategy='merge',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['status_change_id'], 'unique': True}, {'columns': ['dossier_code']}, {'columns': ['_build_load_id']}],
+    )
+}}
 -- One row per status change (an event: its log is its history). The sequence key MaQuaTrinh orders
 -- changes the one-stop recorded in the same second.
 with
@@ -5,6 +14,9 @@ with
 source as (
 
     select * from {{ source('onestop', 'status_changes') }}
+    {% if is_incremental() %}
+        where record_key in ({{ raw_touched_keys('onestop', 'status_changes') }})
+    {% endif %}
 
 ),
 
@@ -35,7 +47,8 @@ renamed as (
         changed_at as recorded_at,
 
         -- lineage
-        _load_id
+        _load_id,
+        {{ model_stamp() }} as _build_load_id
 
     from deduplicated
 

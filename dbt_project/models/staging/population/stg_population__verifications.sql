@@ -1,3 +1,12 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='applicant_key',
+        incremental_strategy='merge',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['applicant_key'], 'unique': True}, {'columns': ['_build_load_id']}],
+    )
+}}
 -- One row per verified ID number: the latest answer of the population database. The ID leaves as an
 -- HMAC (the same as the dossiers' applicant_key).
 with
@@ -5,6 +14,9 @@ with
 source as (
 
     select * from {{ source('population', 'verifications') }}
+    {% if is_incremental() %}
+        where record_key in ({{ raw_touched_keys('population', 'verifications') }})
+    {% endif %}
 
 ),
 
@@ -30,7 +42,8 @@ renamed as (
         changed_at as verified_at,
 
         -- lineage
-        _load_id
+        _load_id,
+        {{ model_stamp() }} as _build_load_id
 
     from latest
 

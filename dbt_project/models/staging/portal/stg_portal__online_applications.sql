@@ -1,3 +1,12 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['application_code', 'recorded_at'],
+        incremental_strategy='merge',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['application_code', 'recorded_at'], 'unique': True}, {'columns': ['_build_load_id']}],
+    )
+}}
 -- Every version of every application filed on the portal: the first is the filing, a later one
 -- carries the one-stop's dossier code once the one-stop handled it.
 with
@@ -5,6 +14,9 @@ with
 source as (
 
     select * from {{ source('portal', 'online_applications') }}
+    {% if is_incremental() %}
+        where record_key in ({{ raw_touched_keys('portal', 'online_applications') }})
+    {% endif %}
 
 ),
 
@@ -31,7 +43,8 @@ renamed as (
         changed_at as recorded_at,
 
         -- lineage
-        _load_id
+        _load_id,
+        {{ model_stamp() }} as _build_load_id
 
     from versions
 

@@ -1,9 +1,21 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='payment_id',
+        incremental_strategy='merge',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['payment_id'], 'unique': True}, {'columns': ['dossier_code']}, {'columns': ['_build_load_id']}],
+    )
+}}
 -- One row per online payment (an event).
 with
 
 source as (
 
     select * from {{ source('portal', 'payments') }}
+    {% if is_incremental() %}
+        where record_key in ({{ raw_touched_keys('portal', 'payments') }})
+    {% endif %}
 
 ),
 
@@ -33,7 +45,8 @@ renamed as (
         changed_at as recorded_at,
 
         -- lineage
-        _load_id
+        _load_id,
+        {{ model_stamp() }} as _build_load_id
 
     from deduplicated
 

@@ -1,3 +1,12 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='petition_code',
+        incremental_strategy='merge',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['petition_code'], 'unique': True}, {'columns': ['_build_load_id']}],
+    )
+}}
 -- One row per petition (phản ánh, kiến nghị): its current version. MucDoHaiLong: 1 satisfied,
 -- 2 acceptable, 3 not satisfied.
 with
@@ -5,6 +14,9 @@ with
 source as (
 
     select * from {{ source('portal', 'petitions') }}
+    {% if is_incremental() %}
+        where record_key in ({{ raw_touched_keys('portal', 'petitions') }})
+    {% endif %}
 
 ),
 
@@ -35,7 +47,8 @@ renamed as (
         changed_at as recorded_at,
 
         -- lineage
-        _load_id
+        _load_id,
+        {{ model_stamp() }} as _build_load_id
 
     from current_version
 

@@ -1,3 +1,12 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='rating_id',
+        incremental_strategy='merge',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['rating_id'], 'unique': True}, {'columns': ['dossier_code']}, {'columns': ['_build_load_id']}],
+    )
+}}
 -- One row per satisfaction rating (an event). MucDoHaiLong: 1 very satisfied, 2 satisfied,
 -- 3 acceptable, 4 not satisfied.
 with
@@ -5,6 +14,9 @@ with
 source as (
 
     select * from {{ source('portal', 'ratings') }}
+    {% if is_incremental() %}
+        where record_key in ({{ raw_touched_keys('portal', 'ratings') }})
+    {% endif %}
 
 ),
 
@@ -31,7 +43,8 @@ renamed as (
         changed_at as recorded_at,
 
         -- lineage
-        _load_id
+        _load_id,
+        {{ model_stamp() }} as _build_load_id
 
     from deduplicated
 

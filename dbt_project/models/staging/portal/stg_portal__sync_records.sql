@@ -1,3 +1,12 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='sync_id',
+        incremental_strategy='merge',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['sync_id'], 'unique': True}, {'columns': ['dossier_code']}, {'columns': ['status_change_id']}, {'columns': ['_build_load_id']}],
+    )
+}}
 -- One row per push the portal applied (an event). synced_at is the portal's reported sync time
 -- (NgayDongBo); applied_at when the portal recorded it (NgayCapNhat), which may be later.
 with
@@ -5,6 +14,9 @@ with
 source as (
 
     select * from {{ source('portal', 'sync_records') }}
+    {% if is_incremental() %}
+        where record_key in ({{ raw_touched_keys('portal', 'sync_records') }})
+    {% endif %}
 
 ),
 
@@ -38,7 +50,8 @@ renamed as (
         (payload ->> 'NgayHenTra')::timestamptz as due_at,
 
         -- lineage
-        _load_id
+        _load_id,
+        {{ model_stamp() }} as _build_load_id
 
     from deduplicated
 
