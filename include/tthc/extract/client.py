@@ -22,6 +22,7 @@ from tenacity.wait import wait_random_exponential
 from tthc.config import DEFAULT_PAGE_SIZE
 
 log = logging.getLogger("tthc.extract")
+SOURCE_TIME_HEADER = "X-Source-Time"  # when (by the source's clock) it gave an answer; else our clock
 
 
 class SourceError(RuntimeError):
@@ -80,6 +81,8 @@ class SourceClient:
         self.http = httpx.Client(base_url=self.base_url, headers={"X-API-Key": self.api_key},
                                  timeout=httpx.Timeout(self.timeout), http2=False)
         self.stats = {"requests": 0, "retries": 0}
+        self.source_time: dt.datetime | None = None  # the server's clock at its latest answer, if it says
+
 
     def close(self) -> None:
         self.http.close()
@@ -94,6 +97,12 @@ class SourceClient:
         def attempt():
             self.stats["requests"] += 1
             response = self.http.request(method, path, **kwargs)
+            stamp = response.headers.get(SOURCE_TIME_HEADER)
+            if stamp:
+                try:
+                    self.source_time = dt.datetime.fromisoformat(stamp)
+                except ValueError:
+                    log.warning("unreadable source time", extra={"source": self.source, "value": stamp[:40]})
             if response.status_code == 429:
                 raise Throttled(float(response.headers.get("Retry-After", "1")))
             if response.status_code >= 500:

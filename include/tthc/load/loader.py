@@ -22,7 +22,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import orjson
@@ -112,10 +112,13 @@ class LoadStats:
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     duration_s: float = 0.0
     load_id: int | None = None
+    served_at: dt.datetime | None = None  # the source's clock when it gave the window (else ours)
+    newest_changed_at: dt.datetime | None = None  # the newest change it served in the window
+
 
     def as_dict(self) -> dict:
         d = dict(self.__dict__)
-        for k in ("window_start", "window_end"):
+        for k in ("window_start", "window_end", "served_at", "newest_changed_at"):
             d[k] = d[k].isoformat() if d[k] else None
         return d
 
@@ -252,12 +255,15 @@ def insert_new_versions(conn: psycopg.Connection, entity: Entity, stage: str, ta
 
 def load_window(conn: psycopg.Connection, entity: Entity, pages: Iterable[list[dict]],
                 window_start: dt.datetime | None, window_end: dt.datetime | None,
-                procedures: frozenset[str] | None = None) -> LoadStats:
+                procedures: frozenset[str] | None = None,
+                source_time: Callable[[], dt.datetime | None] | None = None) -> LoadStats:
     """Load every page of one window in one transaction; returns what happened.
 
     Pages are fetched, checked and built one page ahead in a thread (``prefetch``) and streamed by one
     binary COPY into a temporary staging table; then the dossier-code rule, the quarantine, one
-    set-based insert of the new versions, the watermark and the run log. Loads of one raw table are
+    set-based insert of the new versions, the watermark and the run log (with when the source served the
+    window, ``source_time()`` after the last page, and the newest change it served: the observations the
+    freshness rule G8 replays). Loads of one raw table are
     serialised by a transaction-level advisory lock, so a concurrent run (a backfill beside the
     schedule) waits rather than races."""
     t0 = time.monotonic()
@@ -272,6 +278,8 @@ def load_window(conn: psycopg.Connection, entity: Entity, pages: Iterable[list[d
         stage = create_stage(conn, entity)
         copy_rows(conn, stage, entity, (row for rows in prefetch(builder.page(p) for p in pages) for row in rows))
         stats.rows_read = builder.rows_read
+        stats.served_at = (source_time() if source_time else None) or dt.datetime.now(dt.UTC)
+        stats.newest_changed_at = conn.execute(f"SELECT max(changed_at) FROM {stage}").fetchone()[0]
         quarantined = builder.quarantined
         if "unique_code" in entity.checks:
             quarantined += _claimed_codes(conn, entity, stage, load_id, builder.now)
@@ -346,17 +354,21 @@ def _claimed_codes(conn, entity: Entity, stage: str, load_id: int, now: dt.datet
 def record_run(conn: psycopg.Connection, stats: LoadStats, status: str, error: str | None = None) -> None:
     conn.execute("""
         INSERT INTO audit.load_run (load_id, source, entity, window_start, window_end, status, rows_read,
-            rows_inserted, rows_updated, rows_unchanged, rows_quarantined, duration_s, error, finished_at)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())""",
+            rows_inserted, rows_updated, rows_unchanged, rows_quarantined, duration_s, error, finished_at,
+            served_at, newest_changed_at)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now(), %s, %s)""",
                  (stats.load_id, stats.source, stats.entity, stats.window_start, stats.window_end, status,
                   stats.rows_read, stats.rows_inserted, stats.rows_updated, stats.rows_unchanged,
-                  stats.rows_quarantined, stats.duration_s, error))
+                  stats.rows_quarantined, stats.duration_s, error, stats.served_at, stats.newest_changed_at))
 
 
-def record_failure(dsn: str, entity: Entity, window_start, window_end, error: BaseException) -> None:
-    """A failed window: its transaction rolled back (watermark unmoved); the run log keeps the failure."""
+def record_failure(dsn: str, entity: Entity, window_start, window_end, error: BaseException,
+                   served_at: dt.datetime | None = None) -> None:
+    """A failed window: its transaction rolled back (watermark unmoved); the run log keeps the failure
+    (and when the source last answered, if it did: a source answering 503 is an observation too)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         stats = LoadStats(entity.source, entity.name, window_start, window_end)
+        stats.served_at = served_at or dt.datetime.now(dt.UTC)
         stats.load_id = conn.execute("SELECT nextval('audit.load_run_load_id_seq')").fetchone()[0]
         record_run(conn, stats, "failed", f"{type(error).__name__}: {str(error)[:500]}")
 

@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 from tthc.sources.sim.common import to_us
 from tthc.sources.store import SOURCES, open_store
 
+SOURCE_TIME_HEADER = "X-Source-Time"  # on every answer: the server's clock (ISO-8601 with offset)
 MAX_LIMIT = 5000
 ERROR_RESPONSES = {
     400: {"description": "invalid cursor, or a window bound without a UTC offset"},
@@ -176,6 +177,14 @@ def create_app(source: str, data_dir: Path, api_key: str, clock: Clock, faults: 
     def require_key(request: Request) -> None:
         if request.headers.get("x-api-key") != api_key:
             raise HTTPException(401, "missing or wrong X-API-Key", headers={"WWW-Authenticate": "ApiKey"})
+
+    @app.middleware("http")
+    async def source_time(request: Request, call_next):
+        """Every answer says when, by the server's clock, it was given (X-Source-Time): what a load saw
+        and when is the observation the freshness rule G8 replays."""
+        response = await call_next(request)
+        response.headers[SOURCE_TIME_HEADER] = clock.now.isoformat()
+        return response
 
     @app.middleware("http")
     async def load_shedding(request: Request, call_next):

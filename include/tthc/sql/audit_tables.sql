@@ -27,6 +27,11 @@ CREATE TABLE IF NOT EXISTS audit.load_run (
     finished_at      timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS load_run_window ON audit.load_run (source, entity, window_start);
+-- What each load saw and when (the source's clock): the observations the freshness rule G8 replays.
+ALTER TABLE audit.load_run ADD COLUMN IF NOT EXISTS served_at timestamptz;
+ALTER TABLE audit.load_run ADD COLUMN IF NOT EXISTS newest_changed_at timestamptz;
+COMMENT ON COLUMN audit.load_run.served_at IS 'when the source served the window, by its clock (X-Source-Time), else ours';
+COMMENT ON COLUMN audit.load_run.newest_changed_at IS 'the newest change time among the records the window served';
 
 CREATE OR REPLACE VIEW audit.quarantine_summary AS
 SELECT source, entity, reason, (coalesce(recorded_at, _extracted_at) AT TIME ZONE 'Asia/Ho_Chi_Minh')::date AS day,
