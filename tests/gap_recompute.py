@@ -5,6 +5,7 @@ Used by the tests to check that the truth states the rules it claims to."""
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import json
 import sqlite3
@@ -188,37 +189,40 @@ def recompute(data: Path) -> list[tuple]:
         steps += [(t, lambda st: {**st, "n": st.get("n", 0) - 1}) for t in portal_counts.get(key, [])]
         for since, until in step_intervals(steps, lambda st: st.get("n", 0) != 0, start):
             add("G7", f"{agency}|{day.isoformat()}", since, until)
-    # G8: the newest change each feed source serves, against office time
+    # G8: what an hourly pipeline sees of each feed source: every whole hour it asks for the hour that
+    # ended (and for the hours that answered 503 before); a stale source hides what was recorded from its
+    # outage start on, a down one answers nothing.
     outages = json.loads((data / "faults.json").read_text())["outages"]
     start = ts(truth["period"]["start"])
     for source, entities in FEEDS.items():
-        spans = [(ts(o["start"]), ts(o["end"])) for o in outages if o["source"] == source]
+        mine = [o for o in outages if o["source"] == source]
         with sqlite3.connect(data / f"{source}.sqlite") as db:
-            times = sorted(us for e in entities for (us,) in db.execute(f"SELECT changed_us FROM {e}"))
-        moments = [dt.datetime.fromtimestamp(us / 1e6, dt.UTC) for us in times if us >= start.timestamp() * 1e6]
-
-        def served_at(t, spans=spans):
-            return next((e for s, e in spans if s <= t < e), t)
-
-        arrivals = sorted((served_at(t), t) for t in moments)
-        # the newest served change just after each arrival instant
-        instants, newest_after, newest = [], [], start
-        for at, t in arrivals:
-            newest = max(newest, t)
-            if instants and instants[-1] == at:
-                newest_after[-1] = newest
+            moments = sorted(dt.datetime.fromtimestamp(us / 1e6, dt.UTC)
+                             for e in entities for (us,) in db.execute(f"SELECT changed_us FROM {e}"))
+        newest, unanswered, gap = start, [], None
+        hour = start + dt.timedelta(hours=1)
+        while hour <= end:
+            asked = unanswered + [(hour - dt.timedelta(hours=1), hour)]
+            now_down = [o for o in mine if ts(o["start"]) <= hour < ts(o["end"])]
+            if any(o["mode"] == "down" for o in now_down):
+                unanswered = asked
             else:
-                instants.append(at)
-                newest_after.append(newest)
-        points = [start, *instants]
-        values = [start, *newest_after]
-        for i, value in enumerate(values):
-            nxt = next((points[j] for j in range(i + 1, len(points)) if values[j] > value), None)
-            if i + 1 < len(values) and values[i + 1] == value:
-                continue  # the same newest change goes on: judged once, at its last arrival
-            opens = after_office(value, stale)
-            if nxt is None or opens < nxt:
-                add("G8", source, opens, nxt)
+                hidden_from = min((ts(o["start"]) for o in now_down if o["mode"] == "stale"), default=None)
+                for lo, hi in asked:
+                    top = hi if hidden_from is None else min(hi, hidden_from)
+                    below = bisect.bisect_left(moments, top)  # moments[below - 1]: the last before top
+                    if below and moments[below - 1] >= lo:
+                        newest = max(newest, moments[below - 1])
+                unanswered = []
+            due = after_office(newest, stale)
+            if gap is not None and (due >= hour or due != gap):
+                add("G8", source, gap, hour)
+                gap = None
+            if due < hour and gap is None:
+                gap = due
+            hour += dt.timedelta(hours=1)
+        if gap is not None:
+            add("G8", source, gap, None)
     return found
 
 

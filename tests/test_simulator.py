@@ -77,16 +77,25 @@ def test_count_drift_closes_when_a_late_sync_balances_the_day():
 
 
 def test_a_source_is_stale_only_in_office_time():
-    """Nothing recorded over a weekend is not an outage; an outage in office hours is, from the newest
-    change served plus the lag, until the outage ends and the hidden changes arrive."""
-    us = [int(t.timestamp() * 1e6) for t in (dt.datetime(2025, 3, 7, 16, 50, tzinfo=TZ),
-                                             dt.datetime(2025, 3, 10, 7, 35, tzinfo=TZ))]
-    assert g8_stale(us, [], Params(), dt.datetime(2025, 3, 7, 16, 45, tzinfo=TZ))[:-1] == []
-    changes = [at(m) for m in range(0, 400, 5)]
-    outage = (at(52), at(300))
-    gaps = g8_stale([int(t.timestamp() * 1e6) for t in changes], [outage], Params(), T0)
-    # newest served 09:50, + 120 office minutes (lunch does not count): 13:50; caught up at 14:00
-    assert gaps[0] == (at(290), at(300))
+    """Nothing recorded over a weekend is not an outage; an outage in office hours is, as the hourly
+    fetches see it: from the newest change they were served plus the lag, until a fetch sees a newer one."""
+    def us(moments):
+        return [int(t.timestamp() * 1e6) for t in moments]
+
+    friday, monday = dt.datetime(2025, 2, 28, 16, 0, tzinfo=TZ), dt.datetime(2025, 3, 3, 9, 0, tzinfo=TZ)
+    weekend = us([friday + dt.timedelta(minutes=50), monday - dt.timedelta(minutes=85)])  # 16:50, Mon 07:35
+    assert g8_stale(weekend, [], Params(), friday, monday) == []
+    changes = us([at(m) for m in range(0, 400, 5)])  # 09:00 to 15:35, every 5 minutes
+    end = at(420)
+    # a stale outage 09:52-14:30: the 10:00 fetch is served up to 09:50; 09:50 + 120 office minutes (lunch
+    # does not count) = 13:50; the 14:00 fetch still sees nothing newer; the 15:00 one does
+    assert g8_stale(changes, [(at(52), at(330), "stale")], Params(), T0, end) == [(at(290), at(360))]
+    # ended 14:00: no hourly fetch saw it stale
+    assert g8_stale(changes, [(at(52), at(300), "stale")], Params(), T0, end) == []
+    # down 09:52-14:30: the 10:00-14:00 fetches fail; newest seen 08:00 (the start), stale from 10:00
+    # (08:00 + 120 office minutes); 15:00 asks again for every hour that failed
+    assert g8_stale(changes, [(at(52), at(330), "down")], Params(), T0 - dt.timedelta(hours=1), end) == [
+        (at(60), at(360))]
 
 
 def test_personal_ids_are_never_handed_out_twice():

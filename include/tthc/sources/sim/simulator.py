@@ -378,11 +378,12 @@ class Simulator:
 
     def _finish_g8(self) -> None:
         for source in FEED_SOURCES:
-            spans = [(o["start"], o["end"]) for o in self.outages if o["source"] == source]
+            spans = [(o["start"], o["end"], o["mode"]) for o in self.outages if o["source"] == source]
             with open_store(self.out, source) as db:
                 union = " UNION ALL ".join(f"SELECT changed_us FROM {e}" for e in SOURCES[source])
                 rows = (us for (us,) in db.execute(f"SELECT changed_us FROM ({union}) ORDER BY 1"))
-                self.truth.add("G8", source, truth.g8_stale(rows, spans, self.params, self.period_start))
+                self.truth.add("G8", source, truth.g8_stale(rows, spans, self.params, self.period_start,
+                                                            self.end))
 
     def run(self, progress=None) -> dict:
         self.out.mkdir(parents=True, exist_ok=True)

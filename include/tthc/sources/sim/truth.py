@@ -3,8 +3,8 @@
 
 Times the rules use (DESIGN.md, "Decisions"): the one-stop's *recorded* times (``NgayCapNhat`` of a
 status change: when the one-stop system recorded it), the portal's reported sync time
-(``NgayDongBo``), the filing time of a portal application (``NgayNop``), and for G8 the time a source
-serves a change. A portal push counts once the portal has applied it (``NgayCapNhat`` of the sync
+(``NgayDongBo``), the filing time of a portal application (``NgayNop``), and for G8 what an hourly
+pipeline sees of a source (the newest change it was served, and when). A portal push counts once the portal has applied it (``NgayCapNhat`` of the sync
 record, which may be later than ``NgayDongBo``): the truth is evaluated at the end of the period on
 what the sources serve then, so a push applied after the period's end does not exist for it.
 ``missing_after`` and the sources' ``stale_after`` run in office time of the province's calendar
@@ -18,6 +18,7 @@ closing at or after it is still open.
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -70,12 +71,21 @@ RULES: dict[str, Rule] = {r.code: r for r in (
          "first NgayDongBo), evaluated from office_after(start of D+1, missing_after) on",
          "opens at that evaluation start, or later when the counts start to differ; closes when they agree"),
     Rule("G8", "stale source", "source name (onestop, portal)",
-         "a source with a change feed serves nothing recorded later than its newest served change for "
-         "longer than stale_after office minutes (an outage: the API serves nothing recorded after the "
-         "outage start, or answers 503, until it ends and catches up)",
-         "opens at office_after(newest served change, stale_after); closes when a newer change is served; "
-         "an hourly check sees it within one check interval"),
+         "a source with a change feed, as the hourly pipeline sees it: at each whole hour h it fetches the "
+         "hour that ended, [h - 1 h, h), and again every earlier hour whose fetch failed; a source in a stale "
+         "outage serves nothing recorded from the outage start, one in a down outage answers 503. The newest "
+         "seen change at h is the newest change time served by the fetches up to h (at the period start: the "
+         "start). The source is stale at h when office_after(newest seen change, stale_after) < h",
+         "opens at office_after(newest seen change, stale_after); closes at the first hour at which it is no "
+         "longer stale (a newer change seen), or reopens at a later office_after if a newer change leaves it "
+         "stale; an hourly check sees it at the first hour after it opens"),
 )}
+
+
+def rule_rows() -> list[dict]:
+    """The rules as the dbt seed ``gap_codes`` (``tthc seeds``): what BI and the report show for a code."""
+    return [{"gap_code": r.code, "title": r.title, "gap_key": r.key, "definition": r.definition, "clock": r.clock}
+            for r in RULES.values()]
 
 
 @dataclass(frozen=True)
@@ -96,6 +106,7 @@ class Params:
 
 
 Interval = tuple[dt.datetime, dt.datetime | None]
+CHECK_INTERVAL = dt.timedelta(hours=1)  # G8: the pipeline fetches each source every hour, on the hour
 
 
 def g1_missing(receipt_recorded: dt.datetime | None, first_sync: dt.datetime | None, p: Params) -> list[Interval]:
@@ -180,44 +191,38 @@ def g7_drift(day: dt.date, receipts: list[dt.datetime], syncs: list[dt.datetime]
     return out
 
 
-def g8_stale(recorded_us: Iterable[int], outages: list[tuple[dt.datetime, dt.datetime]], p: Params,
-             since: dt.datetime) -> list[Interval]:
-    """recorded_us: the source's change times (UTC microseconds, as the stores keep them) in order;
-    outages: (start, end) of this source. A change recorded during an outage is served from its end on.
-    At ``since`` (the start of the period) the source counts as fresh."""
-    lag_us = int(p.stale_after_minutes * 60e6)
-    spans = [(to_us(s), to_us(e)) for s, e in outages]
+def g8_stale(recorded_us: Iterable[int], outages: list[tuple[dt.datetime, dt.datetime, str]], p: Params,
+             start: dt.datetime, end: dt.datetime, every: dt.timedelta = CHECK_INTERVAL) -> list[Interval]:
+    """recorded_us: the source's change times (UTC microseconds, as the stores keep them), in order;
+    outages: (start, end, mode) of this source. Observed at each whole ``every`` from ``start`` to ``end``."""
+    times = list(recorded_us)
+    newest, pending, opened = to_us(start), [], None
     out: list[Interval] = []
-    newest = to_us(since)
-    for served_at, t in _served(recorded_us, spans):
-        if t > newest:
-            if served_at - newest > lag_us:  # office time never runs faster than the clock
-                opens = office_after(from_us(newest), p.stale_after_minutes)
-                if to_us(opens) < served_at:
-                    out.append((opens, from_us(served_at)))
-            newest = t
-    out.append((office_after(from_us(newest), p.stale_after_minutes), None))  # dropped if not open by the end
-    return out
-
-
-def _served(recorded_us: Iterable[int], spans: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
-    """(served at, recorded) in serving order: an outage's changes all arrive at its end."""
-    if not spans:
-        for t in recorded_us:
-            yield t, t
-        return
-    held_at = held = None
-    for t in recorded_us:
-        at = next((end for start, end in spans if start <= t < end), t)
-        if held_at is not None and at != held_at:
-            yield held_at, held
-            held_at = held = None
-        if at != t:
-            held_at, held = at, t if held is None else max(held, t)
+    moment = start + every
+    while moment <= end:
+        now = to_us(moment)
+        windows = [*pending, (now - int(every.total_seconds() * 1e6), now)]
+        active = [(to_us(s), mode) for s, e, mode in outages if s <= moment < e]
+        if any(mode == "down" for _, mode in active):
+            pending = windows  # answers 503: fetched again at the next hour it answers
         else:
-            yield t, t
-    if held_at is not None:
-        yield held_at, held
+            cap = min([s for s, mode in active if mode == "stale"], default=now)
+            for lo, hi in windows:
+                i = bisect_left(times, min(hi, cap)) - 1  # the newest change in [lo, min(hi, cap))
+                if i >= 0 and times[i] >= lo:
+                    newest = max(newest, times[i])
+            pending = []
+        due = office_after(from_us(newest), p.stale_after_minutes)
+        stale = due < moment
+        if opened is not None and (not stale or opened != due):
+            out.append((opened, moment))
+            opened = None
+        if stale and opened is None:
+            opened = due
+        moment += every
+    if opened is not None:
+        out.append((opened, None))
+    return out
 
 
 @dataclass
