@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 from tthc import TthcError
 from tthc import config as config_mod
 
-SEEDS = ("working_calendar", "kpi766_indicators")
+SEEDS = ("working_calendar", "kpi766_indicators", "gap_codes")
 
 
 def project_dir() -> Path:
@@ -55,12 +55,13 @@ def transformer_dsn(settings: config_mod.Settings | None = None) -> str:
 def seed_rows(name: str) -> list[dict]:
     from tthc.calendar import calendar_rows
     from tthc.kpi766 import indicator_rows
+    from tthc.sources.sim.truth import rule_rows
 
-    return {"working_calendar": calendar_rows, "kpi766_indicators": indicator_rows}[name]()
+    return {"working_calendar": calendar_rows, "kpi766_indicators": indicator_rows, "gap_codes": rule_rows}[name]()
 
 
 def write_seeds(directory: Path | None = None) -> dict[str, int]:
-    """Export the seeds from the code that owns them (the calendar, the 766 index)."""
+    """Export the seeds from the code that owns them (the calendar, the 766 index, the gap rules)."""
     directory = directory or project_dir() / "seeds"
     directory.mkdir(parents=True, exist_ok=True)
     counts = {}

@@ -4,7 +4,7 @@
         unique_key='dossier_code',
         incremental_strategy='merge',
         on_schema_change='append_new_columns',
-        indexes=[{'columns': ['dossier_code'], 'unique': True}, {'columns': ['_build_load_id']}],
+        indexes=[{'columns': ['dossier_code'], 'unique': True}, {'columns': ['_build_load_id']}, {'columns': ['applicant_key']}],
     )
 }}
 -- One row per dossier: its current version (latest recorded; PhienBan breaks a tie in one second).

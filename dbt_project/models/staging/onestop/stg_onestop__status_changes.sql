@@ -4,7 +4,7 @@
         unique_key='status_change_id',
         incremental_strategy='merge',
         on_schema_change='append_new_columns',
-        indexes=[{'columns': ['status_change_id'], 'unique': True}, {'columns': ['dossier_code']}, {'columns': ['_build_load_id']}],
+        indexes=[{'columns': ['status_change_id'], 'unique': True}, {'columns': ['dossier_code']}, {'columns': ['_build_load_id']}, {'columns': ['recorded_at']}, {'columns': ['changed_at']}],
     )
 }}
 -- One row per status change (an event: its log is its history). The sequence key MaQuaTrinh orders
@@ -40,7 +40,7 @@ renamed as (
         -- codes
         status as status_code,
         payload ->> 'GhiChu' as note,
-        payload ->> 'GhiChu' is not null as is_handover,
+        nullif(trim(payload ->> 'GhiChu'), '') is not null as is_handover,
 
         -- times
         (payload ->> 'ThoiGian')::timestamptz as changed_at,

@@ -4,7 +4,7 @@
         unique_key=['application_code', 'recorded_at'],
         incremental_strategy='merge',
         on_schema_change='append_new_columns',
-        indexes=[{'columns': ['application_code', 'recorded_at'], 'unique': True}, {'columns': ['_build_load_id']}],
+        indexes=[{'columns': ['application_code', 'recorded_at'], 'unique': True}, {'columns': ['_build_load_id']}, {'columns': ['recorded_at']}, {'columns': ['filed_at']}],
     )
 }}
 -- Every version of every application filed on the portal: the first is the filing, a later one

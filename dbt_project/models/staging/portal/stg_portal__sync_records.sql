@@ -4,7 +4,7 @@
         unique_key='sync_id',
         incremental_strategy='merge',
         on_schema_change='append_new_columns',
-        indexes=[{'columns': ['sync_id'], 'unique': True}, {'columns': ['dossier_code']}, {'columns': ['status_change_id']}, {'columns': ['_build_load_id']}],
+        indexes=[{'columns': ['sync_id'], 'unique': True}, {'columns': ['dossier_code']}, {'columns': ['status_change_id']}, {'columns': ['_build_load_id']}, {'columns': ['applied_at']}, {'columns': ['synced_at']}],
     )
 }}
 -- One row per push the portal applied (an event). synced_at is the portal's reported sync time
