@@ -239,7 +239,9 @@ def test_outages_by_the_clock_hide_changes_then_catch_up(sources, sim_dir):
             during = _page_all(client, feed, window)  # the scheduled outage (stale) is on
             assert during and all(dt.datetime.fromisoformat(r["NgayCapNhat"]) < start for r in during)
             client.put(f"{url}/admin/faults", json={"outages": [{"mode": "down", "start": start.isoformat()}]})
-            assert client.get(feed, params=window).status_code == 503
+            down = client.get(feed, params=window)  # a down source still says when it refused (G8 replays it)
+            assert down.status_code == 503
+            assert down.headers["X-Source-Time"] == (end - dt.timedelta(minutes=1)).isoformat()
             client.put(f"{url}/admin/faults", json={"outages": [{"mode": "down", "start": "2025-03-03T08:00:00"}]})
             assert client.get(f"{url}/admin/faults").json()["outages"][0]["mode"] == "down"  # unchanged: no offset
             client.put(f"{url}/admin/clock", json={"now": "2025-03-05T00:00:00+07:00"})

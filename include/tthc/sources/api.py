@@ -179,14 +179,6 @@ def create_app(source: str, data_dir: Path, api_key: str, clock: Clock, faults: 
             raise HTTPException(401, "missing or wrong X-API-Key", headers={"WWW-Authenticate": "ApiKey"})
 
     @app.middleware("http")
-    async def source_time(request: Request, call_next):
-        """Every answer says when, by the server's clock, it was given (X-Source-Time): what a load saw
-        and when is the observation the freshness rule G8 replays."""
-        response = await call_next(request)
-        response.headers[SOURCE_TIME_HEADER] = clock.now.isoformat()
-        return response
-
-    @app.middleware("http")
     async def load_shedding(request: Request, call_next):
         if request.url.path.startswith("/v1/"):
             f: ApiFaults = state["faults"]
@@ -214,6 +206,15 @@ def create_app(source: str, data_dir: Path, api_key: str, clock: Clock, faults: 
                 with lock:
                     state["in_flight"] -= 1
         return await call_next(request)
+
+    @app.middleware("http")
+    async def source_time(request: Request, call_next):
+        """Every answer says when, by the server's clock, it was given (X-Source-Time): what a load saw
+        and when is the observation the freshness rule G8 replays. Added last, so it wraps the others
+        (an injected 429/503 says the time too)."""
+        response = await call_next(request)
+        response.headers[SOURCE_TIME_HEADER] = clock.now.isoformat()
+        return response
 
     @app.get("/health", tags=["ops"])
     def health() -> dict:
