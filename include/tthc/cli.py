@@ -37,6 +37,16 @@ def _positive(value: str) -> int:
     return number
 
 
+def _moment(value: str) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO-8601 time: {value!r}") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"needs a UTC offset, e.g. 2025-03-06T00:00:00+07:00: {value!r}")
+    return moment
+
+
 def _non_negative(value: str) -> int:
     if value.isdigit():
         return int(value)
@@ -95,6 +105,16 @@ def build_parser() -> OneLineParser:
     build.add_argument("--unit-tests", action="store_true", help="also run dbt's unit tests (make test does)")
 
     sub.add_parser("seeds", help="export the dbt seeds (working calendar, 766 indicators) from the code")
+
+    check = sub.add_parser("check", help="the gap checks G1-G8 as of a time (the checkpoint and the recorder)")
+    check.add_argument("--as-of", type=_moment, default=None,
+                       help="evaluation time, ISO-8601 with offset (default: the newest data loaded)")
+    check.add_argument("--full", action="store_true", help="evaluate everything, not what changed since the last run")
+    check.add_argument("--no-gx", action="store_true", help="record the gaps without running the GX checkpoint")
+    check.add_argument("--init", action="store_true", help="(re)write the GX file context in expectations/ and stop")
+
+    score = sub.add_parser("score", help="recall and precision of audit.sync_gap against a simulation's truth.json")
+    score.add_argument("--truth", type=Path, required=True)
 
     sub.add_parser("airflow", help="airflow standalone on loopback, wired to the local warehouse and sources")
     sub.add_parser("config", help="print the configuration table")
@@ -165,6 +185,14 @@ def main(argv: list[str] | None = None) -> int:
             for name, rows in write_seeds().items():
                 print(f"{name}: {rows} rows")
             return 0
+        if args.command == "check":
+            from tthc.checks import cli_check
+
+            return cli_check(args)
+        if args.command == "score":
+            from tthc.checks import cli_score
+
+            return cli_score(args)
         if args.command == "airflow":
             from tthc.airflow_local import cli_airflow
 
