@@ -15,7 +15,8 @@ def warehouse_build():
         return ds.open_build_window()
 
     @task(outlets=[Asset(dbt_cosmos.MARTS_URI)])
-    def marts_built():
+    def marts_built(*, outlet_events=None):
+        outlet_events[Asset(dbt_cosmos.MARTS_URI)].extra = ds.build_extra()  # the checks' as_of
         return ds.marts_counts()
 
     open_build_window() >> dbt_cosmos.dbt_task_group() >> marts_built()

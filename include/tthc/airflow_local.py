@@ -45,11 +45,11 @@ class DagRunner:
             for name in ("airflow", "airflow.task", "cosmos", "tthc", "httpx", "sqlalchemy"):
                 logging.getLogger(name).setLevel(logging.ERROR)
 
-    def run(self, dag_id: str, interval_end: dt.datetime) -> str:
+    def run(self, dag_id: str, interval_end: dt.datetime, conf: dict | None = None) -> str:
         """Run the data interval that ends at `interval_end` (dag.test takes it as the run's date, as the
         scheduler does); return the DagRun state ('success' or 'failed')."""
         dag = self.bag.get_dag(dag_id)
-        run = dag.test(logical_date=interval_end.astimezone(dt.UTC))
+        run = dag.test(logical_date=interval_end.astimezone(dt.UTC), run_conf=conf)
         return str(run.state)
 
 

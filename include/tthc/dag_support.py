@@ -98,6 +98,46 @@ def open_build_window() -> int:
     return open_window(transformer_dsn())
 
 
+def build_extra() -> dict:
+    """What the marts Asset event says: how far the build's data reaches (the checks' as_of)."""
+    from tthc.checks import data_until
+
+    return {"as_of": data_until(transformer_dsn()).isoformat()}
+
+
+def check_as_of(triggering_asset_events, conf: dict | None) -> dt.datetime:
+    """A check run's evaluation time: the triggering marts events' (a cleared run keeps its events, so a
+    rerun evaluates the same hour), else ``conf["as_of"]``, else how far the newest build reaches."""
+    from tthc.checks import data_until
+
+    stamps = [e.extra["as_of"] for events in (triggering_asset_events or {}).values() for e in events
+              if (e.extra or {}).get("as_of")]
+    if conf and conf.get("as_of"):
+        stamps = [conf["as_of"]]
+    if stamps:
+        return max(dt.datetime.fromisoformat(s) for s in stamps)
+    return data_until(transformer_dsn())
+
+
+def run_checks(as_of: dt.datetime, run_id: str | None = None) -> dict:
+    """The gap checks (tthc.checks.run_check) as a task: fails only if a source is stale (G8: the
+    pipeline itself is broken); otherwise logs the open gaps by code."""
+    import logging
+
+    from tthc.checks import run_check
+
+    result = run_check(transformer_dsn(), as_of, airflow_run_id=run_id)
+    log = logging.getLogger("tthc.checks")
+    log.warning("gap check as of %s (%s): open %s; GX %s; data docs %s", as_of.isoformat(), result.mode,
+                result.open_counts, "passed" if result.gx_success else "found gaps", result.gx_summary.get("data_docs"))
+    if result.open_counts.get("G8"):
+        from tthc import TthcError
+
+        raise TthcError(f"a source is stale (G8 open: {result.open_counts['G8']}): the pipeline is not "
+                        "receiving changes; see audit.source_freshness")
+    return result.as_dict()
+
+
 def marts_counts() -> dict[str, int]:
     """Rows per mart after a build (what the marts_built task reports)."""
     import psycopg
