@@ -4,9 +4,13 @@
 2. the sources: a simulated province for D days, served by the three APIs on free loopback ports;
 3. the loads: every hourly interval of `onestop_extract` and `portal_extract`, and
    `population_verify` after each day's one-stop loads, each a real Airflow run (`dag.test()`);
+   Before each hour's runs the sources' clock moves to that hour, as a live deployment would meet them;
 4. the star schema: one `warehouse_build` run (dbt through Cosmos) after the loads; the Decision 766
    index per agency for the simulated month(s);
-5. `DIR/summary.json`: row counts (raw and marts), quarantined records by reason, the 766 index, timings.
+5. the gap checks: one `sync_gap_checks` run after the build (GX checkpoint + audit.sync_gap), scored
+   against the simulator's truth (recall and precision per code);
+6. `DIR/summary.json`: row counts (raw and marts), quarantined records by reason, the 766 index, the gaps
+   found and their accuracy, timings.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import psycopg
 from tthc import config as config_mod
 from tthc.bootstrap import bootstrap, describe
 from tthc.calendar import TZ
+from tthc.checks import CHECK_TABLES, score
 from tthc.kpi766 import GROUPS
 from tthc.load.entities import ALL_ENTITIES
 from tthc.load.loader import SOURCES
@@ -42,7 +47,8 @@ def reset_loaded_data(dsn: str) -> None:
     marks too; the PII key's pads stay)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         tables = [e.table for e in ALL_ENTITIES] + [f"raw_{s}.quarantine" for s in SOURCES] \
-            + ["audit.load_run", "audit.extract_watermark", "audit.build_window", "audit.model_watermark"]
+            + ["audit.load_run", "audit.extract_watermark", "audit.build_window", "audit.model_watermark"] \
+            + [f"audit.{t}" for t in CHECK_TABLES]
         tables += [f'{schema}."{t}"' for schema, t in conn.execute(
             "SELECT schemaname, tablename FROM pg_tables WHERE schemaname IN ('staging', 'intermediate', 'marts') "
             "AND tablename <> 'pii_hmac_pads'")]
@@ -80,6 +86,36 @@ def print_kpi(kpi: list[dict], agency_names: dict[str, str], shown: int = 8) -> 
                   f"{k['total']:5.1f}  [{groups}]")
 
 
+def gaps_report(dsn: str, truth_path) -> tuple[dict, dict, dict]:
+    """The gaps the checks found (per code: all, open, retracted), their accuracy against the truth, and
+    the newest check run (as of, mode, GX outcome, Data Docs)."""
+    accuracy = score(dsn, truth_path)
+    with psycopg.connect(dsn) as conn:
+        gaps = {code: {"found": found, "open": still, "retracted": retracted} for code, found, still, retracted in
+                conn.execute("""
+                    SELECT gap_code, count(*) FILTER (WHERE retracted_at IS NULL)::int,
+                           count(*) FILTER (WHERE closed_at IS NULL AND retracted_at IS NULL)::int,
+                           count(*) FILTER (WHERE retracted_at IS NOT NULL)::int
+                    FROM audit.sync_gap GROUP BY 1 ORDER BY 1""")}
+        row = conn.execute("SELECT as_of, mode, gx_success, gx_summary FROM audit.check_run "
+                           "ORDER BY run_id DESC LIMIT 1").fetchone()
+    check = {}
+    if row:
+        check = {"as_of": row[0].isoformat(), "mode": row[1], "gx_success": row[2],
+                 "data_docs": (row[3] or {}).get("data_docs")}
+    return {c: gaps.get(c, {"found": 0, "open": 0, "retracted": 0}) for c in accuracy}, accuracy, check
+
+
+def print_gaps(gaps: dict, accuracy: dict, check: dict, seconds: float) -> None:
+    print(f"checks     sync_gap_checks (GX checkpoint + audit.sync_gap) as of {check.get('as_of')} in {seconds:.0f}s; "
+          f"scored against truth.json (register: marts.audit_sync_gap)")
+    for code, f in accuracy.items():
+        g = gaps[code]
+        print(f"           {code}: found {g['found']:4} (open {g['open']:3}, retracted {g['retracted']:3}), "
+              f"truth {f['truth']:4}: recall {f['recall']:.3f} precision {f['precision']:.3f}")
+    print(f"data docs  {check.get('data_docs')}")
+
+
 def run_demo(args) -> int:
     from tthc.sources.serve import SourcesProcess
     from tthc.sources.sim import simulate
@@ -111,17 +147,21 @@ def run_demo(args) -> int:
           f"{sum(truth['bad_record_counts'].values())} bad records, gaps {truth['gap_counts']}")
 
     from tthc.airflow_local import DagRunner
+    from tthc.live import set_clock
+    from tthc.pipeline import Endpoint
 
     t0 = time.monotonic()
     with SourcesProcess(data_dir):
         print(f"sources    one-stop {settings.onestop_url}, population {settings.population_url}, "
               f"portal {settings.portal_url}")
+        endpoints = {s: Endpoint(getattr(settings, f"{s}_url"), settings.api_key) for s in SOURCES}
         runner = DagRunner(settings)
         start = dt.datetime.combine(args.start, dt.time(0), TZ)
         failed = []
         for day in range(args.days):
             for hour in range(24):
                 moment = start + dt.timedelta(days=day, hours=hour + 1)  # interval [moment - 1 h, moment)
+                set_clock(endpoints, moment)  # the sources' 'now': the hour has just ended
                 for dag_id in ("onestop_extract", "portal_extract"):
                     if runner.run(dag_id, moment) != "success":
                         failed.append(f"{dag_id}@{moment.isoformat()}")
@@ -133,6 +173,10 @@ def run_demo(args) -> int:
         if runner.run("warehouse_build", start + dt.timedelta(days=args.days)) != "success":
             failed.append("warehouse_build")
         timings["build"] = round(time.monotonic() - t0, 2)
+        t0 = time.monotonic()
+        if runner.run("sync_gap_checks", start + dt.timedelta(days=args.days)) != "success":
+            failed.append("sync_gap_checks")
+        timings["checks"] = round(time.monotonic() - t0, 2)
     rows, quarantined = warehouse_counts(dsn)
     for source in SOURCES:
         loaded = {t.split(".")[1]: n for t, n in rows.items() if t.startswith(f"raw_{source}.")}
@@ -147,12 +191,14 @@ def run_demo(args) -> int:
     with psycopg.connect(dsn) as conn:
         names = dict(conn.execute("SELECT agency_code, agency_name FROM marts.dim_agency WHERE is_current"))
     print_kpi(kpi, names)
+    gaps, accuracy, check = gaps_report(dsn, data_dir / "truth.json")
+    print_gaps(gaps, accuracy, check, timings["checks"])
     summary = {
         "seed": args.seed, "days": args.days, "province": settings.province,
         "warehouse_dsn_redacted": redact(dsn), "rows": rows, "quarantined": quarantined["by_reason"],
         "truth": {"dossiers": truth["counts"]["dossiers"], "gaps": truth["gap_counts"],
                   "bad_records": truth["bad_record_counts"]},
-        "kpi766": kpi, "failed_runs": failed, "timings_s": timings,
+        "kpi766": kpi, "gaps": gaps, "accuracy": accuracy, "checks": check, "failed_runs": failed, "timings_s": timings,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
     print(f"summary    {out / 'summary.json'}" + (f"; FAILED runs: {failed}" if failed else ""))
