@@ -34,6 +34,10 @@ def test_bench_runs_and_accounts_for_every_record(warehouse, tmp_path):
     assert d["dbt_full_s"] > 0 and d["dbt_hourly_1m_s"] > 0 and d["dbt_hourly_12m_s"] > 0
     assert d["rows_hour_1m"] > 0 and d["rows_hour_12m"] > 0 and d["marts_rows"]["fct_dossier"] > 0
     assert r["dbt_history_ratio"] == round(d["dbt_hourly_12m_s"] / d["dbt_hourly_1m_s"], 3)
+    # the gap checks over the same history: hourly after each part, and a full re-check
+    assert all(r[k] > 0 for k in ("checks_hourly_1m_s", "checks_hourly_12m_s", "checks_full_s"))
+    assert r["ratios"]["checks_history_ratio"] == round(r["checks_hourly_12m_s"] / r["checks_hourly_1m_s"], 3)
+    assert "hourly checks" in result.stdout
     with psycopg.connect(warehouse) as conn:  # the scratch databases are gone
         assert conn.execute("SELECT count(*) FROM pg_database WHERE datname LIKE '%%\\_bench%%'").fetchone()[0] == 0
 

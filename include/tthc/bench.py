@@ -59,7 +59,8 @@ PAGE = DEFAULT_PAGE_SIZE
 FACT_ENTITIES = ("dossiers", "status_changes")
 TARGETS = {"loader_vs_copy": 0.7, "loader_vs_insert_rows": 25.0, "memory_growth_4x_pages": 1.25,
            "dbt_history_ratio": 1.2,  # hourly build after 12 months / after 1 month: flat in history
-           "dbt_hourly_vs_full": 0.05}  # hourly build / full build, both at 12 months
+           "dbt_hourly_vs_full": 0.05,  # hourly build / full build, both at 12 months
+           "checks_history_ratio": 1.2}  # hourly gap checks after 12 months / after 1 month
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -284,15 +285,18 @@ def load_feeds(conn: psycopg.Connection, data_dir: Path, procedures: frozenset[s
             if a < b:
                 pages = list(store_pages(data_dir, entity, a, b))
                 if pages:
-                    rows += load_window(conn, entity, pages, us_to_dt(a), us_to_dt(b), procedures).rows_read
+                    rows += load_window(conn, entity, pages, us_to_dt(a), us_to_dt(b), procedures,
+                                        source_time=lambda b=b: us_to_dt(b)).rows_read  # served as the window ends
     return rows
 
 
 def dbt_history(settings: config_mod.Settings, data_dir: Path, start: dt.date, days: int, keep: bool,
                 echo=print) -> dict:
-    """On a scratch database: load the first month, build; time the build after one more hour; load
-    the rest of the period, time a full build; time the build after one more hour. The hourly builds are
-    what the hourly DAG runs do (incremental, with the tests); population answers are left out."""
+    """On a scratch database: load the first month, build, check; time the build and the gap checks after
+    one more hour; load the rest of the period, time a full build and a full re-check; time the build and
+    the checks after one more hour. The hourly builds and checks are what the hourly DAG runs do
+    (incremental dbt with its tests; the checks with the GX checkpoint); population answers are left out."""
+    from tthc.checks import run_check
     from tthc.sources.sim.common import to_us
     from tthc.transform import build
 
@@ -315,19 +319,32 @@ def dbt_history(settings: config_mod.Settings, data_dir: Path, start: dt.date, d
         echo(f"dbt        {label:34} {result.elapsed_s:7.1f}s")
         return result.elapsed_s
 
+    def timed_check(label: str, as_of: dt.datetime, full: bool = False) -> float:
+        t0 = time.monotonic()
+        result = run_check(transformer, as_of, settings, full=full)
+        seconds = round(time.monotonic() - t0, 2)
+        echo(f"checks     {label:34} {seconds:7.1f}s  ({result.mode}; in scope {result.scope_counts}; "
+             f"open {sum(result.open_counts.values())})")
+        return seconds
+
     try:
         # autocommit: each load_window is its own transaction, so no lock outlives it while dbt builds
         with psycopg.connect(loader, autocommit=True) as conn:
             procedures = load_reference(conn, data_dir)
             out["rows_1m"] = load_feeds(conn, data_dir, procedures, 0, to_us(first))
             timed_build("full build, first month")
+            out["checks_first_s"] = timed_check("first check, first month", first)
             out["rows_hour_1m"] = load_feeds(conn, data_dir, procedures, to_us(first), to_us(first + hour))
             out["dbt_hourly_1m_s"] = timed_build(f"hourly build after 1 month ({out['rows_hour_1m']} rows)")
+            out["checks_hourly_1m_s"] = timed_check("hourly check after 1 month", first + hour)
             out["rows_rest"] = load_feeds(conn, data_dir, procedures, to_us(first + hour), to_us(last))
             out["dbt_catch_up_s"] = timed_build("incremental catch-up to 12 months")
+            out["checks_catch_up_s"] = timed_check("incremental check over 11 months", last)
             out["dbt_full_s"] = timed_build("full build (--full-refresh), 12 months", full_refresh=True)
+            out["checks_full_s"] = timed_check("full re-check of 12 months", last, full=True)
             out["rows_hour_12m"] = load_feeds(conn, data_dir, procedures, to_us(last), to_us(last + hour))
             out["dbt_hourly_12m_s"] = timed_build(f"hourly build after 12 months ({out['rows_hour_12m']} rows)")
+            out["checks_hourly_12m_s"] = timed_check("hourly check after 12 months", last + hour)
         with psycopg.connect(db) as conn:
             out["marts_rows"] = {t: conn.execute(f'SELECT count(*) FROM marts."{t}"').fetchone()[0] for (t,) in
                                  conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'marts'").fetchall()}
@@ -336,6 +353,7 @@ def dbt_history(settings: config_mod.Settings, data_dir: Path, start: dt.date, d
             drop_database(admin, name)
     out["dbt_history_ratio"] = round(out["dbt_hourly_12m_s"] / out["dbt_hourly_1m_s"], 3)
     out["dbt_hourly_vs_full"] = round(out["dbt_hourly_12m_s"] / out["dbt_full_s"], 3)
+    out["checks_history_ratio"] = round(out["checks_hourly_12m_s"] / out["checks_hourly_1m_s"], 3)
     return out
 
 
@@ -392,11 +410,13 @@ def summarise(paths: dict, hook: dict, memory: dict, dbt: dict) -> dict:
               "memory_growth_4x_pages": memory["growth"]}
     ratios["dbt_history_ratio"] = dbt["dbt_history_ratio"]
     ratios["dbt_hourly_vs_full"] = dbt["dbt_hourly_vs_full"]
+    ratios["checks_history_ratio"] = dbt["checks_history_ratio"]
     met = {"loader_vs_copy": ratios["loader_vs_copy"] >= TARGETS["loader_vs_copy"],
            "loader_vs_insert_rows": ratios["loader_vs_insert_rows"] >= TARGETS["loader_vs_insert_rows"],
            "memory_growth_4x_pages": ratios["memory_growth_4x_pages"] <= TARGETS["memory_growth_4x_pages"],
            "dbt_history_ratio": ratios["dbt_history_ratio"] <= TARGETS["dbt_history_ratio"],
-           "dbt_hourly_vs_full": ratios["dbt_hourly_vs_full"] <= TARGETS["dbt_hourly_vs_full"]}
+           "dbt_hourly_vs_full": ratios["dbt_hourly_vs_full"] <= TARGETS["dbt_hourly_vs_full"],
+           "checks_history_ratio": ratios["checks_history_ratio"] <= TARGETS["checks_history_ratio"]}
     return {
         "rows": valid,
         "rows_per_s": {k: round(v) for k, v in rates.items()},
@@ -404,7 +424,8 @@ def summarise(paths: dict, hook: dict, memory: dict, dbt: dict) -> dict:
         "targets": TARGETS, "targets_met": met, "all_targets_met": all(met.values()),
         "insert_rows_extrapolated_s": round(valid / rates["insert_rows"], 1),
         "entities": paths, "insert_rows_sample": hook, "memory": memory,
-        **{k: dbt[k] for k in ("dbt_full_s", "dbt_hourly_1m_s", "dbt_hourly_12m_s", "dbt_history_ratio")},
+        **{k: dbt[k] for k in ("dbt_full_s", "dbt_hourly_1m_s", "dbt_hourly_12m_s", "dbt_history_ratio",
+                               "checks_hourly_1m_s", "checks_hourly_12m_s", "checks_full_s")},
         "dbt": dbt,
     }
 
@@ -425,6 +446,9 @@ def report(r: dict, echo=print) -> None:
          f"(<= {TARGETS['dbt_history_ratio']}: {mark[met['dbt_history_ratio']]}), "
          f"{ratios['dbt_hourly_vs_full']:.1%} of the full build "
          f"(<= {TARGETS['dbt_hourly_vs_full']:.0%}: {mark[met['dbt_hourly_vs_full']]})")
+    echo(f"checks     full re-check {d['checks_full_s']:.1f}s; hourly checks {d['checks_hourly_1m_s']:.1f}s after "
+         f"1 month, {d['checks_hourly_12m_s']:.1f}s after 12 months: x{ratios['checks_history_ratio']} "
+         f"(<= {TARGETS['checks_history_ratio']}: {mark[met['checks_history_ratio']]})")
     m = r["memory"]
     echo(f"memory     loader heap peak {m['n_pages']['peak_kib']:,} KiB for {m['n_pages']['pages']} pages, "
          f"{m['4n_pages']['peak_kib']:,} KiB for {m['4n_pages']['pages']} pages: x{ratios['memory_growth_4x_pages']}"
