@@ -91,6 +91,7 @@ def bootstrap(settings: Settings, dsn: str | None = None) -> str:
                 conn.execute("SET ROLE tthc_transformer")
                 conn.execute(resources.files("tthc").joinpath("sql/transformer_tables.sql").read_text())
                 conn.execute(resources.files("tthc").joinpath("sql/check_tables.sql").read_text())
+                conn.execute(resources.files("tthc").joinpath("sql/access.sql").read_text())
                 store_hmac_pads(conn, settings.pii_key)
                 conn.execute("RESET ROLE")
         finally:

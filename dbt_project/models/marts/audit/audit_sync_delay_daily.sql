@@ -4,7 +4,7 @@
         unique_key=['agency_code', 'recorded_date'],
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
-        meta={'upstream_models': ['fct_portal_sync']},
+        meta={'row_scope': 'agency_code', 'upstream_models': ['fct_portal_sync']},
         indexes=[{'columns': ['agency_code', 'recorded_date'], 'unique': True}, {'columns': ['recorded_date']}],
     )
 }}

@@ -7,6 +7,11 @@ with
 gaps as (
 
     select * from {{ source('audit', 'sync_gap') }}
+    -- an inspector scoped to a unit sees its agencies' gaps and the pipeline-wide ones (G8)
+    where
+        (select audit.scoped_agencies()) is null
+        or agency_code is null
+        or agency_code = any((select audit.scoped_agencies())::text[])
 
 ),
 

@@ -4,7 +4,7 @@
         unique_key='dossier_code',
         incremental_strategy='merge',
         on_schema_change='append_new_columns',
-        meta={'upstream_models': ['int_dossier_lifecycle', 'stg_onestop__dossiers', 'int_dossier_syncs_summarised']},
+        meta={'row_scope': 'agency_code', 'upstream_models': ['int_dossier_lifecycle', 'stg_onestop__dossiers', 'int_dossier_syncs_summarised']},
         indexes=[
             {'columns': ['applicant_key']},
             {'columns': ['agency_code']},

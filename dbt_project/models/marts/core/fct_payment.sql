@@ -4,10 +4,11 @@
         unique_key='payment_id',
         incremental_strategy='merge',
         on_schema_change='append_new_columns',
-        meta={'upstream_models': ['stg_portal__payments']},
+        meta={'row_scope': 'dossier_code', 'upstream_models': ['stg_portal__payments']},
         indexes=[{'columns': ['dossier_code']}, {'columns': ['paid_at']}],
     )
 }}
+-- depends_on: {{ ref('fct_dossier') }} (its row-level security policy reads fct_dossier)
 -- One row per online payment of a dossier's fee (1 via the national portal, 2 via the provincial
 -- gateway). Join fct_dossier on dossier_code for the agency and procedure.
 select

@@ -4,7 +4,7 @@
         unique_key='petition_code',
         incremental_strategy='merge',
         on_schema_change='append_new_columns',
-        meta={'upstream_models': ['stg_portal__petitions']},
+        meta={'row_scope': 'agency_code', 'upstream_models': ['stg_portal__petitions']},
         indexes=[{'columns': ['agency_code']}, {'columns': ['answered_at']}, {'columns': ['due_at']}],
     )
 }}

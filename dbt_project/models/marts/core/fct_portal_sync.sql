@@ -4,7 +4,7 @@
         unique_key='status_change_id',
         incremental_strategy='merge',
         on_schema_change='append_new_columns',
-        meta={'upstream_models': ['int_status_changes_synced']},
+        meta={'row_scope': 'agency_code', 'upstream_models': ['int_status_changes_synced']},
         indexes=[{'columns': ['dossier_code']}, {'columns': ['recorded_at']}, {'columns': ['agency_code', 'recorded_date']}],
     )
 }}

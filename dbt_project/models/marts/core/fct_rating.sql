@@ -4,10 +4,11 @@
         unique_key='rating_id',
         incremental_strategy='merge',
         on_schema_change='append_new_columns',
-        meta={'upstream_models': ['stg_portal__ratings']},
+        meta={'row_scope': 'dossier_code', 'upstream_models': ['stg_portal__ratings']},
         indexes=[{'columns': ['dossier_code']}, {'columns': ['rated_at']}],
     )
 }}
+-- depends_on: {{ ref('fct_dossier') }} (its row-level security policy reads fct_dossier)
 -- One row per satisfaction rating of a dossier on the portal. Level (MucDoHaiLong): 1 very satisfied,
 -- 2 satisfied, 3 acceptable, 4 not satisfied (the negative answer the 766 index counts).
 select

@@ -4,7 +4,7 @@
         unique_key='year_month',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
-        meta={'upstream_models': ['fct_dossier', 'fct_payment', 'fct_rating', 'fct_petition', 'fct_portal_sync']},
+        meta={'row_scope': 'agency_code', 'upstream_models': ['fct_dossier', 'fct_payment', 'fct_rating', 'fct_petition', 'fct_portal_sync']},
     )
 }}
 -- The Decision 766 index per agency and month: every indicator's numerator, denominator, rate and
