@@ -9,7 +9,7 @@ export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export SCARF_ANALYTICS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test lint install airflow bench clean compose-tool
+.PHONY: demo test lint install airflow bench clean compose-tool browser-tool
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,11 +30,20 @@ compose-tool:
 	      || echo "note: could not install docker-compose; the compose test will fail"; \
 	  else echo "note: docker-compose missing (apt-get install docker-compose)"; fi; }
 
+# Debian's Chromium for the report's browser test (Playwright drives it; no browser download).
+browser-tool:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium || (apt-get update -qq && \
+	     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)) >/dev/null 2>&1 \
+	      || echo "note: could not install chromium; the report's browser test will fail"; \
+	  else echo "note: chromium missing (apt-get install chromium)"; fi; }
+
 lint: $(STAMP)
 	$(BIN)/ruff check include dags tests
 	cd dbt_project && ../$(BIN)/sqlfluff lint --disable-progress-bar models macros tests
 
-test: $(STAMP) compose-tool lint
+test: $(STAMP) compose-tool browser-tool lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 airflow: $(STAMP)

@@ -38,6 +38,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "TTHC_SYNC_SLA_MINUTES": ("60", "G2/G3: a status must reach the portal within this"),
     "TTHC_MISSING_AFTER_HOURS": ("24", "G1/G4/G7: missing for this many office hours (working-day calendar) is a gap"),
     "TTHC_STALE_AFTER_MINUTES": ("120", "G8: a source serving nothing newer for this many office minutes is stale"),
+    "TTHC_REPORT_DIR": ("", "where the inspector_report DAG writes <day>/index.html and CSVs (unset: $TTHC_HOME/reports)"),
 }
 
 ROLES = ("tthc_loader", "tthc_transformer", "tthc_bi", "tthc_inspector")

@@ -18,6 +18,7 @@ OWNER = "data-engineering"
 # Hourly data intervals [hh:00, hh+1:00): Airflow 3's plain "@hourly" is a trigger timetable whose
 # data interval is empty, so the interval timetable is named explicitly.
 HOURLY = "0 * * * *"
+DAILY = "0 0 * * *"
 TIMEZONE = "Asia/Ho_Chi_Minh"
 START_DATE = dt.datetime.fromisoformat(os.environ.get("TTHC_DAG_START", "2025-01-01T00:00:00+07:00"))
 DEFAULT_ARGS = {
@@ -58,6 +59,13 @@ def asset_uris(source: str) -> dict[str, str]:
 
 def reference_first(source: str) -> list[str]:
     return [e.name for e in sorted(by_source(source), key=lambda e: not e.reference)]
+
+
+def daily():
+    """Daily data intervals [00:00, 24:00) in the province's time zone."""
+    from airflow.sdk import CronDataIntervalTimetable
+
+    return CronDataIntervalTimetable(DAILY, timezone=TIMEZONE)
 
 
 def hourly():
@@ -161,3 +169,18 @@ def airflow_env(dsn: str, api_key: str, urls: dict[str, str], transformer_dsn: s
             "conn_type": "http", "host": parts.hostname, "port": parts.port, "schema": parts.scheme,
             "password": api_key})
     return env
+
+
+def inspector_report(data_interval_start: dt.datetime) -> dict:
+    """The inspectors' report for the interval's day (local), from the marts, into
+    ``$TTHC_REPORT_DIR`` (default ``$TTHC_HOME/reports``)/<day>/."""
+    from pathlib import Path
+
+    from tthc import config as config_mod
+    from tthc.calendar import TZ
+    from tthc.report import build_report
+
+    settings = config_mod.load()
+    day = data_interval_start.astimezone(TZ).date()
+    root = Path(config_mod.env("TTHC_REPORT_DIR") or settings.home / "reports")
+    return build_report(transformer_dsn(), day, root / day.isoformat(), settings.province).as_dict()
