@@ -14,6 +14,11 @@ from conftest import run_cli
     ["simulate", "--seed", "1", "--start", "2025-13-01", "--days", "1", "--out", "x"],
     ["simulate", "--seed", "1", "--days", "1"],
     ["sources", "serve"],
+    ["report", "--date", "yesterday", "--out", "x"],
+    ["report", "--out", "x"],
+    ["inspector", "add", "thanhtra_vinh"],
+    ["inspector", "remove", "thanhtra_vinh", "--unit", "412"],
+    ["check", "--as-of", "2025-03-05T10:00:00"],
     [],
 ])
 def test_wrong_arguments_one_line(args):
@@ -34,5 +39,6 @@ def test_bad_environment_is_one_line(tmp_path):
 def test_help_lists_the_contract_commands():
     result = run_cli("--help")
     assert result.returncode == 0
-    for command in ("demo", "warehouse", "simulate", "sources", "bench"):
+    for command in ("demo", "warehouse", "simulate", "sources", "bench", "report", "check", "score", "inspector",
+                    "docs"):
         assert command in result.stdout

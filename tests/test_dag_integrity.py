@@ -50,7 +50,8 @@ def test_project_dags_import_and_follow_the_rules():
     assert dag_problems(ROOT / "dags") == []
     from airflow.dag_processing.dagbag import DagBag
 
-    assert {"onestop_extract", "portal_extract", "population_verify"} <= set(DagBag(str(ROOT / "dags")).dags)
+    assert {"onestop_extract", "portal_extract", "population_verify", "warehouse_build", "sync_gap_checks",
+            "inspector_report"} <= set(DagBag(str(ROOT / "dags")).dags)
 
 
 def test_dag_files_only_wire_up():
@@ -89,14 +90,14 @@ def test_docker_compose_file_validates():
     assert tool, "docker-compose (Debian's package) is needed: make test installs it"
     env = {**os.environ, **{k: "placeholder" for k in (
         "POSTGRES_PASSWORD", "AIRFLOW_DB_PASSWORD", "TTHC_LOADER_PASSWORD", "TTHC_TRANSFORMER_PASSWORD",
-        "TTHC_BI_PASSWORD", "TTHC_INSPECTOR_PASSWORD", "TTHC_API_KEY")}}
+        "TTHC_BI_PASSWORD", "TTHC_INSPECTOR_PASSWORD", "TTHC_API_KEY", "MB_ADMIN_EMAIL", "MB_ADMIN_PASSWORD")}}
     result = subprocess.run([tool, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"], capture_output=True,
                             text=True, env=env, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     services = subprocess.run([tool, "-f", str(ROOT / "docker-compose.yml"), "config", "--services"],
                               capture_output=True, text=True, env=env, cwd=ROOT).stdout.split()
     for service in ("postgres", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
-                    "airflow-triggerer", "onestop-api", "population-api", "portal-api", "metabase"):
+                    "airflow-triggerer", "onestop-api", "population-api", "portal-api", "metabase", "metabase-setup"):
         assert service in services
     # a broken file is caught
     broken = subprocess.run([tool, "-f", "-", "config", "-q"], input="services: [not, a, mapping]\n",

@@ -15,69 +15,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import new_database, role_in
+from conftest import DAYS, day, load, new_database, role_in, store, valid_dossiers
 from tthc.calendar import TZ
 from tthc.kpi766 import finish_time
-from tthc.pipeline import Endpoint, extract_source, verify_population
 from tthc.sources.store import store_path
 from tthc.transform import build, write_seeds
-
-START = dt.date(2025, 6, 26)  # a week across the 2025-07-01 reform
-DAYS = 8
-
-
-@pytest.fixture(scope="session")
-def week(tmp_path_factory, settings):
-    """The simulated week, served on its own loopback ports: (data dir, endpoints)."""
-    from tthc.sources.serve import SourcesProcess
-    from tthc.sources.sim import simulate
-    from tthc.warehouse import free_port
-
-    data = tmp_path_factory.mktemp("week")
-    simulate(21, START, DAYS, data, dossiers_per_year=120_000, faults="default")
-    env = {f"TTHC_{s.upper()}_URL": f"http://127.0.0.1:{free_port()}" for s in ("onestop", "population", "portal")}
-    with SourcesProcess(data, env=env) as served:
-        yield data, {s: Endpoint(u, settings.api_key) for s, u in served.urls.items()}
-
-
-def load(loader: str, endpoints: dict, since: dt.datetime, until: dt.datetime) -> None:
-    extract_source(loader, endpoints["onestop"], "onestop", since, until)
-    extract_source(loader, endpoints["portal"], "portal", since, until)
-    verify_population(loader, endpoints["population"])
-
-
-def day(n: int) -> dt.datetime:
-    return dt.datetime.combine(START + dt.timedelta(days=n), dt.time(0), TZ)
-
-
-@pytest.fixture(scope="session")
-def marts(warehouse, settings, week):
-    """The week loaded day by day and built by dbt: (admin DSN, transformer DSN, data dir)."""
-    data, endpoints = week
-    admin, loader = new_database(warehouse, settings, "t_marts")
-    for n in range(DAYS):
-        load(loader, endpoints, day(n), day(n + 1))
-    transformer = role_in(admin, settings, "tthc_transformer")
-    result = build(transformer)
-    assert result.success, [(r["name"], r["message"]) for r in result.failures]
-    return admin, transformer, data
-
-
-def store(data: Path, source: str, entity: str) -> list[dict]:
-    with sqlite3.connect(store_path(data, source)) as db:
-        return [json.loads(p) for (p,) in db.execute(f"SELECT payload FROM {entity} ORDER BY changed_us, seq")]
-
-
-def valid_dossiers(data: Path) -> dict[str, dict]:
-    """The latest valid version of every dossier (the truth's bad records left out)."""
-    bad = {(b["key"], b["recorded_at"]) for b in json.loads((data / "truth.json").read_text())["bad_records"]}
-    latest = {}
-    with sqlite3.connect(store_path(data, "onestop")) as db:
-        for key, p in db.execute("SELECT key, payload FROM dossiers ORDER BY changed_us, seq"):
-            rec = json.loads(p)
-            if (key, rec["NgayCapNhat"]) not in bad:
-                latest[key] = rec
-    return latest
 
 
 def test_every_valid_dossier_is_one_row_of_fct_dossier(marts):

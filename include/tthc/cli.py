@@ -116,6 +116,19 @@ def build_parser() -> OneLineParser:
     score = sub.add_parser("score", help="recall and precision of audit.sync_gap against a simulation's truth.json")
     score.add_argument("--truth", type=Path, required=True)
 
+    inspector = sub.add_parser("inspector", help="inspector logins scoped to one administrative unit")
+    inspector.add_argument("action", choices=["add"])
+    inspector.add_argument("name", help="the login to create, e.g. thanhtra_vinh")
+    inspector.add_argument("--unit", required=True, help="administrative unit code (marts.dim_admin_unit), e.g. 412")
+
+    report = sub.add_parser("report", help="the inspectors' audit report for a day (HTML + CSV)")
+    report.add_argument("--date", type=_date, required=True, help="the day reported (YYYY-MM-DD)")
+    report.add_argument("--out", type=Path, required=True, help="folder for index.html and the CSV files")
+
+    docs = sub.add_parser("docs", help="generate the dbt docs (models, columns, tests, catalog) and serve them")
+    docs.add_argument("--port", type=_non_negative, default=8580, help="loopback port (0: any free one)")
+    docs.add_argument("--no-serve", action="store_true", help="only generate; print the page's path")
+
     sub.add_parser("airflow", help="airflow standalone on loopback, wired to the local warehouse and sources")
     sub.add_parser("config", help="print the configuration table")
     return parser
@@ -193,6 +206,18 @@ def main(argv: list[str] | None = None) -> int:
             from tthc.checks import cli_score
 
             return cli_score(args)
+        if args.command == "inspector":
+            from tthc.access import cli_inspector
+
+            return cli_inspector(args)
+        if args.command == "report":
+            from tthc.report import cli_report
+
+            return cli_report(args)
+        if args.command == "docs":
+            from tthc.transform import cli_docs
+
+            return cli_docs(args)
         if args.command == "airflow":
             from tthc.airflow_local import cli_airflow
 

@@ -9,8 +9,10 @@
    index per agency for the simulated month(s);
 5. the gap checks: one `sync_gap_checks` run after the build (GX checkpoint + audit.sync_gap), scored
    against the simulator's truth (recall and precision per code);
-6. `DIR/summary.json`: row counts (raw and marts), quarantined records by reason, the 766 index, the gaps
-   found and their accuracy, timings.
+6. the inspectors' report for the last day (`DIR/report/index.html` + CSV, read as tthc_inspector from the
+   marts) and the dbt docs the BI analysts read (`$TTHC_HOME/dbt_docs/static_index.html`);
+7. `DIR/summary.json`: row counts (raw and marts), quarantined records by reason, the 766 index, the gaps
+   found and their accuracy, the report's path, timings.
 """
 
 from __future__ import annotations
@@ -136,6 +138,8 @@ def run_demo(args) -> int:
     info = describe(dsn)
     print(f"warehouse  PostgreSQL {info['server_version']} at {redact(dsn)}  (full DSN: tthc warehouse dsn)")
     print(f"           schemas: {', '.join(info['schemas'])}; roles: {', '.join(info['roles'])}")
+    key_from = "the environment" if os.environ.get("TTHC_PII_KEY") else f"generated once into {settings.home / 'secrets.json'}"
+    print(f"pii key    TTHC_PII_KEY ({key_from}): outside raw_* applicants exist only as HMAC-SHA256 of their ID")
 
     t0 = time.monotonic()
     data_dir = out / "sources"
@@ -193,12 +197,32 @@ def run_demo(args) -> int:
     print_kpi(kpi, names)
     gaps, accuracy, check = gaps_report(dsn, data_dir / "truth.json")
     print_gaps(gaps, accuracy, check, timings["checks"])
+
+    from tthc.report import build_report
+    from tthc.transform import docs_generate, transformer_dsn
+    from tthc.warehouse import with_credentials
+
+    t0 = time.monotonic()
+    last_day = args.start + dt.timedelta(days=args.days - 1)
+    inspector = with_credentials(dsn, "tthc_inspector", settings.role_password("tthc_inspector"))
+    report = build_report(inspector, last_day, out / "report", settings.province)
+    timings["report"] = round(time.monotonic() - t0, 2)
+    print(f"report     {report.path} (as tthc_inspector, from marts: {len(report.charts)} charts, "
+          f"{len(report.csv_files)} CSV files; open the file in a browser) in {timings['report']:.0f}s")
+    t0 = time.monotonic()
+    docs = docs_generate(transformer_dsn(settings), settings.home / "dbt_docs")
+    timings["docs"] = round(time.monotonic() - t0, 2)
+    print(f"bi docs    {docs} (tthc docs serves it; BI tools log in as tthc_bi and read marts)")
     summary = {
         "seed": args.seed, "days": args.days, "province": settings.province,
         "warehouse_dsn_redacted": redact(dsn), "rows": rows, "quarantined": quarantined["by_reason"],
         "truth": {"dossiers": truth["counts"]["dossiers"], "gaps": truth["gap_counts"],
                   "bad_records": truth["bad_record_counts"]},
-        "kpi766": kpi, "gaps": gaps, "accuracy": accuracy, "checks": check, "failed_runs": failed, "timings_s": timings,
+        "kpi766": kpi, "gaps": {c: g["found"] for c, g in gaps.items()},
+        "gaps_open": {c: g["open"] for c, g in gaps.items()},
+        "gaps_retracted": {c: g["retracted"] for c, g in gaps.items()},
+        "accuracy": accuracy, "checks": check, "report": str(report.path), "report_counts": report.counts,
+        "dbt_docs": str(docs), "failed_runs": failed, "timings_s": timings,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
     print(f"summary    {out / 'summary.json'}" + (f"; FAILED runs: {failed}" if failed else ""))

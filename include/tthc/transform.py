@@ -135,6 +135,38 @@ def build(dsn: str, full_refresh: bool = False, select: str | None = None, threa
     return run_dbt(args, dsn, threads)
 
 
+def docs_generate(dsn: str, target: Path) -> Path:
+    """`dbt docs generate --static` into ``target``: one self-contained page of every model, column and
+    test with the catalog of the warehouse (what `tthc docs` serves); returns the page's path."""
+    result = run_dbt(["docs", "generate", "--static", "--target-path", str(target.resolve())], dsn)
+    page = target / "static_index.html"
+    if not result.success or not page.exists():
+        raise TthcError(f"dbt docs generate failed: {[(r['name'], r['message']) for r in result.failures][:3]}")
+    return page
+
+
+def cli_docs(args) -> int:
+    """`tthc docs`: generate the dbt docs (the marts' documentation, with the catalog) and serve them on
+    loopback until Ctrl-C."""
+    import functools
+    import http.server
+
+    settings = config_mod.load()
+    target = settings.home / "dbt_docs"
+    page = docs_generate(transformer_dsn(settings), target)
+    if args.no_serve:
+        print(f"docs       {page}")
+        return 0
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(target))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler) as server:
+        print(f"docs       http://127.0.0.1:{server.server_address[1]}/static_index.html  (Ctrl-C stops)", flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
 def cli_build(args) -> int:
     """`tthc build`: bootstrap (idempotent), then dbt build; one line per failing node."""
     from tthc.bootstrap import bootstrap
