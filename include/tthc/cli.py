@@ -90,6 +90,8 @@ def build_parser() -> OneLineParser:
     ext.add_argument("--since", required=True)
     ext.add_argument("--until", required=True)
 
+    sub.add_parser("coverage", help="which hours each source and entity has loaded, and the holes (exit 1 on a hole)")
+
     bench = sub.add_parser("bench", help="load benchmark")
     bench.add_argument("--dossiers-per-year", type=_positive, default=500_000)
     bench.add_argument("--json", type=Path, required=True)
@@ -180,6 +182,10 @@ def main(argv: list[str] | None = None) -> int:
             from tthc.sources.serve import cli_serve
 
             return cli_serve(args)
+        if args.command == "coverage":
+            from tthc.coverage import cli_coverage
+
+            return cli_coverage(args)
         if args.command == "extract":
             from tthc.pipeline import cli_extract
 

@@ -313,7 +313,11 @@ def load_window(conn: psycopg.Connection, entity: Entity, pages: Iterable[list[d
                          (entity.source, entity.name, window_end, load_id))
         stats.duration_s = round(time.monotonic() - t0, 3)
         record_run(conn, stats, "success")
-    log.info("loaded", extra={k: v for k, v in stats.as_dict().items() if k != "quarantine_reasons"})
+    log.info("%s.%s [%s, %s): read %d, inserted %d, updated %d, unchanged %d, quarantined %d in %.2fs (load %d)",
+             entity.source, entity.name, window_start.isoformat() if window_start else "-",
+             window_end.isoformat() if window_end else "-", stats.rows_read, stats.rows_inserted, stats.rows_updated,
+             stats.rows_unchanged, stats.rows_quarantined, stats.duration_s, stats.load_id or 0,
+             extra={k: v for k, v in stats.as_dict().items() if k != "quarantine_reasons"})
     return stats
 
 
