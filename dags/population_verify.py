@@ -6,7 +6,7 @@ from tthc.pipeline import verify_population
 
 
 @dag(schedule=[Asset(ds.asset_uris("onestop")["dossiers"])], start_date=ds.START_DATE, catchup=False,
-     max_active_runs=1, default_args=ds.DEFAULT_ARGS, tags=["tthc", "extract", "population"], doc_md=__doc__)
+     is_paused_upon_creation=False, max_active_runs=1, default_args=ds.DEFAULT_ARGS, tags=["tthc", "extract", "population"], doc_md=__doc__)
 def population_verify():
     @task(outlets=[Asset(ds.asset_uris("population")["verifications"])])
     def verify():

@@ -6,7 +6,8 @@ from tthc import dag_support as ds
 from tthc import dbt_cosmos
 
 
-@dag(schedule=[Asset(dbt_cosmos.MARTS_URI)], start_date=ds.START_DATE, catchup=False, max_active_runs=1,
+@dag(schedule=[Asset(dbt_cosmos.MARTS_URI)], start_date=ds.START_DATE, catchup=False,
+     is_paused_upon_creation=False, max_active_runs=1,
      default_args={**ds.DEFAULT_ARGS, "retries": 1}, tags=["tthc", "checks", "gx"], doc_md=__doc__)
 def sync_gap_checks():
     @task

@@ -7,8 +7,8 @@ from tthc import dbt_cosmos
 
 
 @dag(schedule=AssetAny(*(Asset(uri) for uri in dbt_cosmos.raw_asset_uris())), start_date=ds.START_DATE,
-     catchup=False, max_active_runs=1, default_args=ds.DEFAULT_ARGS, tags=["tthc", "transform", "dbt"],
-     doc_md=__doc__)
+     catchup=False, is_paused_upon_creation=False, max_active_runs=1, default_args=ds.DEFAULT_ARGS,
+     tags=["tthc", "transform", "dbt"], doc_md=__doc__)
 def warehouse_build():
     @task
     def open_build_window():

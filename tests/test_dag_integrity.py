@@ -85,12 +85,22 @@ def test_top_level_network_call_is_an_import_error(tmp_path):
     assert problems and "network" in problems[0]
 
 
+def env_example() -> dict[str, str]:
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def test_env_example_names_every_variable_the_compose_file_needs():
+    import re
+
+    needed = set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*)", (ROOT / "docker-compose.yml").read_text()))
+    assert needed and needed == set(env_example())
+
+
 def test_docker_compose_file_validates():
     tool = shutil.which("docker-compose")
     assert tool, "docker-compose (Debian's package) is needed: make test installs it"
-    env = {**os.environ, **{k: "placeholder" for k in (
-        "POSTGRES_PASSWORD", "AIRFLOW_DB_PASSWORD", "TTHC_LOADER_PASSWORD", "TTHC_TRANSFORMER_PASSWORD",
-        "TTHC_BI_PASSWORD", "TTHC_INSPECTOR_PASSWORD", "TTHC_API_KEY", "MB_ADMIN_EMAIL", "MB_ADMIN_PASSWORD")}}
+    env = {**os.environ, **env_example()}  # the newcomer's path: cp .env.example .env
     result = subprocess.run([tool, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"], capture_output=True,
                             text=True, env=env, cwd=ROOT)
     assert result.returncode == 0, result.stderr
@@ -120,3 +130,24 @@ def test_make_airflow_environment_is_loopback_and_self_consistent(warehouse, set
     for source in ("ONESTOP", "POPULATION", "PORTAL"):
         assert env[f"AIRFLOW_CONN_TTHC_{source}"]
     assert "tthc_loader" in env["AIRFLOW_CONN_TTHC_WAREHOUSE"]
+
+
+def test_airflow_cfg_holds_the_project_settings_and_secret_files_are_private(warehouse, settings):
+    """The plain `airflow` CLI (only AIRFLOW_HOME set) reads the project's settings; the JWT signing key is
+    long and lives in the environment only; the metadata DB and airflow.cfg are the owner's alone."""
+    import configparser
+
+    from tthc.airflow_env import local_airflow_env
+    from tthc.airflow_local import prepare
+
+    prepare(settings)
+    home = settings.home / "airflow"
+    cfg = configparser.ConfigParser(interpolation=None)
+    cfg.read(home / "airflow.cfg")
+    assert cfg.get("core", "dags_folder") == str(ROOT / "dags")
+    assert cfg.get("core", "load_examples") == "False" and cfg.get("core", "parallelism") == "4"
+    assert cfg.get("logging", "logging_level") == "INFO"
+    jwt = local_airflow_env(settings)["AIRFLOW__API_AUTH__JWT_SECRET"]
+    assert len(jwt) >= 64 and jwt not in (home / "airflow.cfg").read_text()
+    for name in ("airflow.cfg", "airflow.db"):
+        assert (home / name).stat().st_mode & 0o077 == 0, name

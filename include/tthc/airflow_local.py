@@ -6,14 +6,16 @@ Airflow is imported only inside the functions: the rest of the package never nee
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 from tthc import config as config_mod
-from tthc.airflow_env import ROOT, local_airflow_env
+from tthc.airflow_env import ROOT, local_airflow_env, write_airflow_cfg
 
 
 def prepare(settings: config_mod.Settings) -> None:
@@ -25,6 +27,10 @@ def prepare(settings: config_mod.Settings) -> None:
     if not os.path.exists(os.path.join(home, "airflow.db")):
         subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True,
                        env={**os.environ, **env})
+    write_airflow_cfg(settings)
+    for name in ("airflow.db", "simple_auth_manager_passwords.json.generated"):
+        if os.path.exists(os.path.join(home, name)):
+            os.chmod(os.path.join(home, name), 0o600)
 
 
 class DagRunner:
@@ -73,11 +79,46 @@ def cli_airflow(demo_sources: Path = Path("out/sources")) -> int:
     data_dir = demo_sources if (demo_sources / "truth.json").exists() else settings.home / "sources"
     if not (data_dir / "truth.json").exists():
         simulate(7, dt.date(2025, 3, 3), 3, data_dir, faults="default", province=settings.province)
+    prepare(settings)  # airflow.cfg with the project's settings, secret files 0600
     env = standalone_env(settings)
+    # the schedule spans the simulated period only: unpausing never runs the wall-clock hour against it
+    period = json.loads((data_dir / "truth.json").read_text())["period"]
+    env.setdefault("TTHC_DAG_START", period["start"])
+    env.setdefault("TTHC_DAG_END", period["end"])
+    os.umask(0o077)  # what standalone writes (its password file, logs) is the owner's alone
     with SourcesProcess(data_dir):
         print(f"sources    {settings.onestop_url}, {settings.population_url}, {settings.portal_url} "
               f"serving {data_dir} (simulated now: {data_end(data_dir).isoformat()})", flush=True)
         print(f"Airflow UI http://127.0.0.1:{env['AIRFLOW__API__PORT']} (credentials printed by airflow standalone)."
               " The DAGs start paused; trigger a run for a simulated hour, or backfill the simulated days.",
               flush=True)
-        return subprocess.call([sys.executable, "-m", "airflow", "standalone"], env=env)
+        # its own process group, so a stop reaches every component it started
+        airflow = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], env=env, start_new_session=True)
+        previous = signal.signal(signal.SIGTERM, _raise_exit)  # SIGTERM unwinds like Ctrl-C: servers stop
+        try:
+            return airflow.wait()
+        except KeyboardInterrupt:
+            return 130
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            stop_group(airflow)
+
+
+def _raise_exit(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def stop_group(process: subprocess.Popen, grace_s: float = 30) -> None:
+    """SIGTERM to the process's whole group, SIGKILL after ``grace_s``."""
+    if process.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue

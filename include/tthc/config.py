@@ -29,6 +29,8 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "TTHC_TRANSFORMER_PASSWORD": ("(generated)", "password of role tthc_transformer"),
     "TTHC_BI_PASSWORD": ("(generated)", "password of role tthc_bi"),
     "TTHC_INSPECTOR_PASSWORD": ("(generated)", "password of role tthc_inspector"),
+    "TTHC_SUPERUSER_PASSWORD": ("(generated)", "password of the embedded server's superuser (postgres)"),
+    "TTHC_AIRFLOW_JWT_SECRET": ("(generated)", "signing key of the local Airflow API's tokens (64 characters)"),
     "TTHC_PII_KEY": ("(generated)", "HMAC key that pseudonymises personal ID numbers outside raw_*"),
     "TTHC_API_KEY": ("(generated)", "X-API-Key shared by the three local source APIs"),
     "TTHC_ONESTOP_URL": ("http://127.0.0.1:8601", "one-stop system API"),
@@ -77,15 +79,16 @@ class Settings:
     def embedded(self) -> bool:
         return not self.warehouse_dsn
 
-    def secret(self, env_name: str) -> str:
-        """A secret from the environment, else generated once and kept in $TTHC_HOME/secrets.json."""
+    def secret(self, env_name: str, nbytes: int = 24) -> str:
+        """A secret from the environment, else generated once (``nbytes`` random bytes, URL-safe) and kept
+        in $TTHC_HOME/secrets.json."""
         value = os.environ.get(env_name, "")
         if value:
             return value
         path = self.home / "secrets.json"
         stored = json.loads(path.read_text()) if path.exists() else {}
         if env_name not in stored:
-            stored[env_name] = secrets.token_urlsafe(24)
+            stored[env_name] = secrets.token_urlsafe(nbytes)
             self.home.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
             tmp.write_text(json.dumps(stored, indent=1))
