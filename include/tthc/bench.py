@@ -323,8 +323,10 @@ def dbt_history(settings: config_mod.Settings, data_dir: Path, start: dt.date, d
         t0 = time.monotonic()
         result = run_check(transformer, as_of, settings, full=full)
         seconds = round(time.monotonic() - t0, 2)
+        slowest = sorted(result.stage_seconds.items(), key=lambda kv: -kv[1])[:4]
         echo(f"checks     {label:34} {seconds:7.1f}s  ({result.mode}; in scope {result.scope_counts}; "
-             f"open {sum(result.open_counts.values())})")
+             f"open {sum(result.open_counts.values())}; slowest {', '.join(f'{k} {v:.1f}s' for k, v in slowest)})")
+        out.setdefault("checks_stages", {})[label] = result.stage_seconds
         return seconds
 
     try:

@@ -52,6 +52,7 @@ class CheckResult:
     changes: dict = field(default_factory=dict)
     gx_success: bool | None = None
     gx_summary: dict = field(default_factory=dict)
+    stage_seconds: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {**self.__dict__, "as_of": self.as_of.isoformat()}
@@ -172,6 +173,9 @@ def fill_scope(conn: psycopg.Connection, as_of: dt.datetime, params: Params, pre
 FINDING_COLUMNS = "gap_code, gap_key, instance, dossier_code, agency_code, opened_at, closed_at, detail"
 
 
+STAGE_SECONDS: dict[str, float] = {}  # the latest run's time per stage (scope, each rule, reconcile, G8, GX)
+
+
 def evaluate(conn: psycopg.Connection) -> dict[str, int]:
     """Every rule over the scope into ``gap_finding`` (a temporary table); rows per code."""
     conn.execute(f"""CREATE TEMP TABLE gap_finding ON COMMIT DROP AS
@@ -179,10 +183,12 @@ def evaluate(conn: psycopg.Connection) -> dict[str, int]:
                      LIMIT 0""")
     counts = {}
     for code, rule in GAP_RULES.items():
+        t0 = time.monotonic()
         counts[code] = conn.execute(
             f"INSERT INTO gap_finding SELECT concat_ws('|', gap_code, gap_key, "
             f"to_char(opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), nullif(instance, '')), "
             f"{FINDING_COLUMNS} FROM ({rule.query('audit.check_context')}) AS f").rowcount
+        STAGE_SECONDS[f"rule_{code}"] = round(time.monotonic() - t0, 3)
     return counts
 
 
@@ -343,12 +349,19 @@ def run_check(dsn: str, as_of: dt.datetime, settings: config_mod.Settings | None
                 conn.execute("INSERT INTO audit.check_context VALUES (%s, %s, %s, %s, %s)",
                              (as_of, params.sync_sla, params.missing_after_minutes, params.stale_after_minutes,
                               "incremental" if previous else "full"))
+                STAGE_SECONDS.clear()
+                t1 = time.monotonic()
                 scope = fill_scope(conn, as_of, params, previous)
+                STAGE_SECONDS["scope"] = round(time.monotonic() - t1, 3)
                 found = evaluate(conn)
                 changes = {"found": found}
                 if not replay:
+                    t1 = time.monotonic()
                     changes.update(reconcile(conn, as_of))
+                    STAGE_SECONDS["reconcile"] = round(time.monotonic() - t1, 3)
+                    t1 = time.monotonic()
                     g8 = replay_freshness(conn, as_of, params)
+                    STAGE_SECONDS["freshness"] = round(time.monotonic() - t1, 3)
                     changes["opened"] += g8["opened"]
                     changes["closed"] += g8["closed"]
                 counts = open_counts(conn, as_of, replay)
@@ -362,7 +375,10 @@ def run_check(dsn: str, as_of: dt.datetime, settings: config_mod.Settings | None
             if gx:  # the committed context and scope are GX's batch; the lock keeps them until it is done
                 from tthc.gx_suites import run_checkpoint
 
+                t1 = time.monotonic()
                 result.gx_success, result.gx_summary = run_checkpoint(dsn, settings, as_of)
+                STAGE_SECONDS["gx"] = round(time.monotonic() - t1, 3)
+            result.stage_seconds = dict(STAGE_SECONDS)
             result.duration_s = round(time.monotonic() - t0, 2)
             conn.execute("UPDATE audit.check_run SET finished_at = now(), duration_s = %s, gx_success = %s, "
                          "gx_summary = %s WHERE run_id = %s",

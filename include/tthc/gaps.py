@@ -66,15 +66,23 @@ class GapRule:
 # The dossier-scoped visible timelines every dossier rule starts from.
 _VISIBLE = """
 WITH ctx AS (SELECT * FROM {batch}),
+-- each scope dossier's rows by the dossier_code index (LATERAL: a probe per dossier, never a pass over
+-- the year's history, and row estimates the later joins can trust)
 changes AS (
-    SELECT c.* FROM staging.stg_onestop__status_changes AS c
-    JOIN audit.check_scope_dossier AS s ON s.dossier_code = c.dossier_code
-    WHERE c.recorded_at < (SELECT as_of FROM ctx)
+    SELECT c.* FROM audit.check_scope_dossier AS s
+    CROSS JOIN LATERAL (
+        SELECT * FROM staging.stg_onestop__status_changes AS sc
+        WHERE sc.dossier_code = s.dossier_code AND sc.recorded_at < (SELECT as_of FROM ctx)
+        OFFSET 0  -- kept a subquery: the planner would flatten it into the join it should not be
+    ) AS c
 ),
 pushes AS (
-    SELECT p.* FROM staging.stg_portal__sync_records AS p
-    JOIN audit.check_scope_dossier AS s ON s.dossier_code = p.dossier_code
-    WHERE p.applied_at < (SELECT as_of FROM ctx)
+    SELECT p.* FROM audit.check_scope_dossier AS s
+    CROSS JOIN LATERAL (
+        SELECT * FROM staging.stg_portal__sync_records AS sr
+        WHERE sr.dossier_code = s.dossier_code AND sr.applied_at < (SELECT as_of FROM ctx)
+        OFFSET 0
+    ) AS p
 ),
 handler AS (
     -- the agency holding the dossier: that of its latest visible change
