@@ -39,12 +39,12 @@ def airflow_settings(settings: config_mod.Settings) -> dict[str, str]:
 SECRET_SETTINGS = ("AIRFLOW__API_AUTH__JWT_SECRET",)  # environment only, never written to airflow.cfg
 
 
-def write_airflow_cfg(settings: config_mod.Settings) -> Path:
+def write_airflow_cfg(settings: config_mod.Settings, overrides: dict[str, str] | None = None) -> Path:
     """Write the project's settings into $AIRFLOW_HOME/airflow.cfg (mode 0600), so the plain `airflow` CLI
     with only AIRFLOW_HOME set sees the same configuration as the demo and `make airflow`."""
     import configparser
 
-    values = airflow_settings(settings)
+    values = {**airflow_settings(settings), **(overrides or {})}
     path = Path(values["AIRFLOW_HOME"]) / "airflow.cfg"
     cfg = configparser.ConfigParser(interpolation=None)
     if path.exists():

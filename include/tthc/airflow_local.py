@@ -33,6 +33,19 @@ def prepare(settings: config_mod.Settings) -> None:
             os.chmod(os.path.join(home, name), 0o600)
 
 
+def scheduler_metadata(settings: config_mod.Settings) -> str | None:
+    """`make airflow`'s metadata database: `airflow_meta` on the embedded PostgreSQL server (created once);
+    None with an external warehouse (TTHC_WAREHOUSE_DSN), where SQLite stays. dag.test() runs keep SQLite."""
+    if not settings.embedded:
+        return None
+    from tthc.bootstrap import ensure_database
+    from tthc.warehouse import admin_dsn, on_database
+
+    dsn = on_database(admin_dsn(settings, start=True), "airflow_meta")
+    ensure_database(dsn)
+    return dsn.replace("postgresql://", "postgresql+psycopg2://", 1)
+
+
 class DagRunner:
     """Loads dags/ once and runs DAG intervals with dag.test() (a real Airflow run, in process)."""
 
@@ -81,6 +94,11 @@ def cli_airflow(demo_sources: Path = Path("out/sources")) -> int:
         simulate(7, dt.date(2025, 3, 3), 3, data_dir, faults="default", province=settings.province)
     prepare(settings)  # airflow.cfg with the project's settings, secret files 0600
     env = standalone_env(settings)
+    metadata = scheduler_metadata(settings)
+    if metadata:  # the scheduler's metadata in PostgreSQL: SQLite refuses backfills while the scheduler writes
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = metadata
+        subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True, env=env)
+        write_airflow_cfg(settings, {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata})
     # the schedule spans the simulated period only: unpausing never runs the wall-clock hour against it
     period = json.loads((data_dir / "truth.json").read_text())["period"]
     env.setdefault("TTHC_DAG_START", period["start"])
