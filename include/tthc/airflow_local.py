@@ -51,6 +51,8 @@ class DagRunner:
 
     def __init__(self, settings: config_mod.Settings | None = None, quiet: bool = True):
         prepare(settings or config_mod.load())
+        if quiet:  # the demo prints its own lines; a scheduler's task logs stay at INFO
+            os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
         from airflow.dag_processing.dagbag import DagBag
 
         self.bag = DagBag(dag_folder=str(ROOT / "dags"))
