@@ -211,3 +211,20 @@ def valid_dossiers(data: Path) -> dict[str, dict]:
     return latest
 
 
+
+
+def personal_data(data: Path) -> tuple[set[str], set[str]]:
+    """Every simulated applicant's ID, name and phone (and the population store's), and the long numbers
+    (the personal data no reader may ever see)."""
+    from tthc.sources.store import store_path
+
+    found = set()
+    for d in valid_dossiers(data).values():
+        found |= {d["SoGiayToChuHoSo"], d["ChuHoSo"], d["SoDienThoaiChuHoSo"]}
+    with sqlite3.connect(store_path(data, "population")) as db:
+        for (p,) in db.execute("SELECT payload FROM citizens"):
+            rec = json.loads(p)
+            found |= {rec["SoDinhDanh"], rec["HoVaTen"]} | ({rec["SoCMND"]} if rec["SoCMND"] else set())
+    found.discard(None)
+    found.discard("")
+    return found, {s for s in found if s.isdigit() and len(s) >= 9}

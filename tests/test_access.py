@@ -6,18 +6,14 @@ its CSV files or the Data Docs."""
 from __future__ import annotations
 
 import datetime as dt
-import json
-import sqlite3
 from collections import Counter
-from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import DAYS, ROOT, START, role_in, run_cli, valid_dossiers
+from conftest import DAYS, ROOT, START, personal_data, role_in, run_cli
 from tthc import TthcError
 from tthc.access import add_inspector
 from tthc.checks import run_check
-from tthc.sources.store import store_path
 from tthc.warehouse import with_credentials
 
 # the marts a scoped inspector sees in part, and how a row belongs to an agency
@@ -122,20 +118,6 @@ def test_no_reader_role_touches_raw_or_the_quarantine(checked, scoped, settings)
                 conn.execute(f"SELECT 1 FROM {table} LIMIT 1")
     with psycopg.connect(role_in(admin, settings, "tthc_loader")) as conn:  # the loader alone reads it
         assert sum(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in quarantine) > 0
-
-
-def personal_data(data: Path) -> tuple[set[str], set[str]]:
-    """Every simulated applicant's ID, name and phone (and the population store's), and the long numbers."""
-    found = set()
-    for d in valid_dossiers(data).values():
-        found |= {d["SoGiayToChuHoSo"], d["ChuHoSo"], d["SoDienThoaiChuHoSo"]}
-    with sqlite3.connect(store_path(data, "population")) as db:
-        for (p,) in db.execute("SELECT payload FROM citizens"):
-            rec = json.loads(p)
-            found |= {rec["SoDinhDanh"], rec["HoVaTen"]} | ({rec["SoCMND"]} if rec["SoCMND"] else set())
-    found.discard(None)
-    found.discard("")
-    return found, {s for s in found if s.isdigit() and len(s) >= 9}
 
 
 def _hits(text: str, names: set[str], numbers: set[str]) -> list[str]:

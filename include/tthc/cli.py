@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib
 import json
 import os
 import sys
@@ -163,6 +164,15 @@ def cmd_config() -> int:
     return 0
 
 
+# command -> "module:function(args)", imported only when run (Airflow, dbt and GX load slowly)
+HANDLERS = {
+    "demo": "tthc.demo:run_demo", "simulate": "tthc.sources.sim:cli_simulate", "sources": "tthc.sources.serve:cli_serve",
+    "coverage": "tthc.coverage:cli_coverage", "extract": "tthc.pipeline:cli_extract", "bench": "tthc.bench:cli_bench",
+    "build": "tthc.transform:cli_build", "check": "tthc.checks:cli_check", "score": "tthc.checks:cli_score",
+    "inspector": "tthc.access:cli_inspector", "report": "tthc.report:cli_report", "docs": "tthc.transform:cli_docs",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -170,64 +180,18 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_warehouse(args.action)
         if args.command == "config":
             return cmd_config()
-        if args.command == "demo":
-            from tthc.demo import run_demo
-
-            return run_demo(args)
-        if args.command == "simulate":
-            from tthc.sources.sim import cli_simulate
-
-            return cli_simulate(args)
-        if args.command == "sources":
-            from tthc.sources.serve import cli_serve
-
-            return cli_serve(args)
-        if args.command == "coverage":
-            from tthc.coverage import cli_coverage
-
-            return cli_coverage(args)
-        if args.command == "extract":
-            from tthc.pipeline import cli_extract
-
-            return cli_extract(args)
-        if args.command == "bench":
-            from tthc.bench import cli_bench
-
-            return cli_bench(args)
-        if args.command == "build":
-            from tthc.transform import cli_build
-
-            return cli_build(args)
         if args.command == "seeds":
             from tthc.transform import write_seeds
 
             for name, rows in write_seeds().items():
                 print(f"{name}: {rows} rows")
             return 0
-        if args.command == "check":
-            from tthc.checks import cli_check
-
-            return cli_check(args)
-        if args.command == "score":
-            from tthc.checks import cli_score
-
-            return cli_score(args)
-        if args.command == "inspector":
-            from tthc.access import cli_inspector
-
-            return cli_inspector(args)
-        if args.command == "report":
-            from tthc.report import cli_report
-
-            return cli_report(args)
-        if args.command == "docs":
-            from tthc.transform import cli_docs
-
-            return cli_docs(args)
         if args.command == "airflow":
             from tthc.airflow_local import cli_airflow
 
             return cli_airflow()
+        module, function = HANDLERS[args.command].split(":")
+        return getattr(importlib.import_module(module), function)(args)
     except TthcError as err:
         print(f"tthc: error: {err}", file=sys.stderr)
         return 1

@@ -110,6 +110,13 @@ FROM due AS d JOIN handler AS h ON h.dossier_code = d.dossier_code
 WHERE d.opened_at < (SELECT as_of FROM ctx) AND (d.first_synced_at IS NULL OR d.first_synced_at > d.opened_at)
 """)
 
+# The instants at which a dossier's two sides start or stop differing (G2, G5 build their spells on it).
+_TRANSITIONS = """transitions AS (
+    SELECT * FROM (
+        SELECT *, lag(differs) OVER (PARTITION BY dossier_code ORDER BY t) AS differed FROM instants) AS i
+    WHERE differs IS DISTINCT FROM coalesce(differed, false)
+),"""
+
 G2 = GapRule("G2", _VISIBLE + """,
 events AS (
     -- the one-stop's status changes (other than 1) by recorded time, the portal's pushes by NgayDongBo
@@ -137,11 +144,7 @@ instants AS (
     FROM (SELECT *, row_number() OVER (PARTITION BY dossier_code, t ORDER BY n DESC) AS last_first FROM sides) AS s
     WHERE last_first = 1
 ),
-transitions AS (
-    SELECT * FROM (
-        SELECT *, lag(differs) OVER (PARTITION BY dossier_code ORDER BY t) AS differed FROM instants) AS i
-    WHERE differs IS DISTINCT FROM coalesce(differed, false)
-),
+""" + _TRANSITIONS + """
 spells AS (
     SELECT dossier_code, t AS since, lead(t) OVER (PARTITION BY dossier_code ORDER BY t) AS until, differs,
            onestop_status, portal_status
@@ -208,11 +211,7 @@ instants AS (
         FROM compared) AS c
     WHERE last_first = 1
 ),
-transitions AS (
-    SELECT * FROM (
-        SELECT *, lag(differs) OVER (PARTITION BY dossier_code ORDER BY t) AS differed FROM instants) AS i
-    WHERE differs IS DISTINCT FROM coalesce(differed, false)
-),
+""" + _TRANSITIONS + """
 spells AS (
     SELECT dossier_code, t AS since, lead(t) OVER (PARTITION BY dossier_code ORDER BY t) AS until, differs, fields
     FROM transitions
