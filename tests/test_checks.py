@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 
 import psycopg
 import pytest
@@ -102,21 +101,14 @@ def test_a_full_recheck_after_the_hourly_increments_changes_nothing_and_gx_agree
 
 
 @pytest.mark.slow
-def test_the_sync_gap_checks_dag_runs_in_airflow(every_kind, settings):
+def test_the_sync_gap_checks_dag_runs_in_airflow(every_kind, settings, monkeypatch):
     """A real Airflow run (dag.test) of sync_gap_checks as of the scenario's end: it records a run."""
     from tthc.airflow_local import DagRunner
 
     transformer = every_kind["transformer"]
     runner = DagRunner(settings)  # points Airflow's connections at the session's warehouse; then at this one
-    saved = os.environ.get("AIRFLOW_CONN_TTHC_TRANSFORMER")
-    os.environ["AIRFLOW_CONN_TTHC_TRANSFORMER"] = transformer
-    try:
-        state = runner.run("sync_gap_checks", every_kind["end"], conf={"as_of": every_kind["end"].isoformat()})
-    finally:
-        if saved is None:
-            os.environ.pop("AIRFLOW_CONN_TTHC_TRANSFORMER", None)
-        else:
-            os.environ["AIRFLOW_CONN_TTHC_TRANSFORMER"] = saved
+    monkeypatch.setenv("AIRFLOW_CONN_TTHC_TRANSFORMER", transformer)
+    state = runner.run("sync_gap_checks", every_kind["end"], conf={"as_of": every_kind["end"].isoformat()})
     with psycopg.connect(transformer) as conn:
         as_of, run_id, open_counts = conn.execute(
             "SELECT as_of, airflow_run_id, open_counts FROM audit.check_run ORDER BY run_id DESC LIMIT 1").fetchone()

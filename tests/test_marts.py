@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-import os
 from collections import defaultdict
 from hashlib import sha256
 from pathlib import Path
@@ -229,26 +228,19 @@ def test_seeds_are_exported_from_the_code_not_typed(tmp_path):
 
 
 @pytest.mark.slow
-def test_warehouse_build_runs_in_airflow_with_dag_test(marts, settings):
+def test_warehouse_build_runs_in_airflow_with_dag_test(marts, settings, monkeypatch):
     """One real Airflow run of warehouse_build (Cosmos, a task per model and its tests) on the week."""
     from tthc.airflow_local import DagRunner
 
     admin, transformer, _ = marts
     runner = DagRunner(settings)
-    saved = os.environ.get("AIRFLOW_CONN_TTHC_TRANSFORMER")
-    os.environ["AIRFLOW_CONN_TTHC_TRANSFORMER"] = transformer
-    try:
-        dag = runner.bag.get_dag("warehouse_build")
-        models = [t for t in dag.task_ids if t.endswith(".run")]
-        assert len(models) >= 25  # one task per model
-        before = mart_checksums(admin)
-        assert runner.run("warehouse_build", day(DAYS)) == "success"
-        assert mart_checksums(admin) == before  # nothing new loaded: the build changes nothing
-    finally:
-        if saved is None:
-            os.environ.pop("AIRFLOW_CONN_TTHC_TRANSFORMER", None)
-        else:
-            os.environ["AIRFLOW_CONN_TTHC_TRANSFORMER"] = saved
+    monkeypatch.setenv("AIRFLOW_CONN_TTHC_TRANSFORMER", transformer)
+    dag = runner.bag.get_dag("warehouse_build")
+    models = [t for t in dag.task_ids if t.endswith(".run")]
+    assert len(models) >= 25  # one task per model
+    before = mart_checksums(admin)
+    assert runner.run("warehouse_build", day(DAYS)) == "success"
+    assert mart_checksums(admin) == before  # nothing new loaded: the build changes nothing
 
 
 def test_dbt_unit_tests_pass(marts):

@@ -80,25 +80,18 @@ def test_an_empty_day_shows_a_clear_empty_state(marts, settings, chromium, tmp_p
 
 
 @pytest.mark.slow
-def test_the_inspector_report_dag_writes_the_days_report(marts, settings, tmp_path):
+def test_the_inspector_report_dag_writes_the_days_report(marts, settings, tmp_path, monkeypatch):
     from tthc.airflow_local import DagRunner
 
     runner = DagRunner(settings)
     for t in runner.bag.get_dag("inspector_report").tasks:  # a failure shows at once, not after the retries
         t.retries = 0
-    saved = {k: os.environ.get(k) for k in ("AIRFLOW_CONN_TTHC_TRANSFORMER", "TTHC_REPORT_DIR")}
-    os.environ["AIRFLOW_CONN_TTHC_TRANSFORMER"] = marts[1]
-    os.environ["TTHC_REPORT_DIR"] = str(tmp_path)
+    monkeypatch.setenv("AIRFLOW_CONN_TTHC_TRANSFORMER", marts[1])
+    monkeypatch.setenv("TTHC_REPORT_DIR", str(tmp_path))
     last = START + dt.timedelta(days=DAYS - 1)
-    try:  # the daily interval that ends at the week's end: the week's last day
-        state = runner.run("inspector_report", dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0),
-                                                                   dt.timezone(dt.timedelta(hours=7))))
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    # the daily interval that ends at the week's end: the week's last day
+    state = runner.run("inspector_report", dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0),
+                                                               dt.timezone(dt.timedelta(hours=7))))
     assert state == "success"
     page = tmp_path / last.isoformat() / "index.html"
     assert page.exists() and "plotly" in page.read_text(encoding="utf-8")[:3_000_000]

@@ -60,12 +60,7 @@ def add_inspector(admin: str, settings: config_mod.Settings, name: str, unit_cod
                 INSERT INTO audit.inspector_scope (role_name, unit_code) VALUES (%s, %s)
                 ON CONFLICT (role_name) DO UPDATE SET unit_code = excluded.unit_code, created_at = now()""",
                          (name, unit_code))
-        agencies = conn.execute("""
-            SELECT count(DISTINCT a.agency_code) FROM marts.dim_agency AS a
-            WHERE a.admin_unit_code = %(u)s OR a.current_unit_code = %(u)s
-               OR a.admin_unit_code IN (SELECT unit_code FROM marts.dim_admin_unit
-                                        WHERE parent_unit_code = %(u)s OR current_unit_code = %(u)s)""",
-                                {"u": unit_code}).fetchone()[0]
+        agencies = conn.execute("SELECT cardinality(audit.unit_agencies(%s))", (unit_code,)).fetchone()[0]
     return Inspector(name, unit_code, unit[0], agencies, variable)
 
 

@@ -22,6 +22,7 @@ import datetime as dt
 import json
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -173,22 +174,28 @@ def fill_scope(conn: psycopg.Connection, as_of: dt.datetime, params: Params, pre
 FINDING_COLUMNS = "gap_code, gap_key, instance, dossier_code, agency_code, opened_at, closed_at, detail"
 
 
-STAGE_SECONDS: dict[str, float] = {}  # the latest run's time per stage (scope, each rule, reconcile, G8, GX)
+@contextmanager
+def _timed(stages: dict[str, float], name: str):
+    """Note how long the block took in ``stages[name]`` (a run's time per stage)."""
+    t0 = time.monotonic()
+    try:
+        yield
+    finally:
+        stages[name] = round(time.monotonic() - t0, 3)
 
 
-def evaluate(conn: psycopg.Connection) -> dict[str, int]:
+def evaluate(conn: psycopg.Connection, stages: dict[str, float]) -> dict[str, int]:
     """Every rule over the scope into ``gap_finding`` (a temporary table); rows per code."""
     conn.execute(f"""CREATE TEMP TABLE gap_finding ON COMMIT DROP AS
                      SELECT ''::text AS gap_id, {FINDING_COLUMNS} FROM ({GAP_RULES['G1'].query('audit.check_context')}) f
                      LIMIT 0""")
     counts = {}
     for code, rule in GAP_RULES.items():
-        t0 = time.monotonic()
-        counts[code] = conn.execute(
-            f"INSERT INTO gap_finding SELECT concat_ws('|', gap_code, gap_key, "
-            f"to_char(opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), nullif(instance, '')), "
-            f"{FINDING_COLUMNS} FROM ({rule.query('audit.check_context')}) AS f").rowcount
-        STAGE_SECONDS[f"rule_{code}"] = round(time.monotonic() - t0, 3)
+        with _timed(stages, f"rule_{code}"):
+            counts[code] = conn.execute(
+                f"INSERT INTO gap_finding SELECT concat_ws('|', gap_code, gap_key, "
+                f"to_char(opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), nullif(instance, '')), "
+                f"{FINDING_COLUMNS} FROM ({rule.query('audit.check_context')}) AS f").rowcount
     return counts
 
 
@@ -334,6 +341,7 @@ def run_check(dsn: str, as_of: dt.datetime, settings: config_mod.Settings | None
     settings = settings or config_mod.load()
     params = Params.from_settings(settings)
     t0 = time.monotonic()
+    stages: dict[str, float] = {}  # time per stage: scope, each rule, reconcile, G8, GX
     started = dt.datetime.now(dt.UTC)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (CHECKS_LOCK,))
@@ -349,19 +357,15 @@ def run_check(dsn: str, as_of: dt.datetime, settings: config_mod.Settings | None
                 conn.execute("INSERT INTO audit.check_context VALUES (%s, %s, %s, %s, %s)",
                              (as_of, params.sync_sla, params.missing_after_minutes, params.stale_after_minutes,
                               "incremental" if previous else "full"))
-                STAGE_SECONDS.clear()
-                t1 = time.monotonic()
-                scope = fill_scope(conn, as_of, params, previous)
-                STAGE_SECONDS["scope"] = round(time.monotonic() - t1, 3)
-                found = evaluate(conn)
+                with _timed(stages, "scope"):
+                    scope = fill_scope(conn, as_of, params, previous)
+                found = evaluate(conn, stages)
                 changes = {"found": found}
                 if not replay:
-                    t1 = time.monotonic()
-                    changes.update(reconcile(conn, as_of))
-                    STAGE_SECONDS["reconcile"] = round(time.monotonic() - t1, 3)
-                    t1 = time.monotonic()
-                    g8 = replay_freshness(conn, as_of, params)
-                    STAGE_SECONDS["freshness"] = round(time.monotonic() - t1, 3)
+                    with _timed(stages, "reconcile"):
+                        changes.update(reconcile(conn, as_of))
+                    with _timed(stages, "freshness"):
+                        g8 = replay_freshness(conn, as_of, params)
                     changes["opened"] += g8["opened"]
                     changes["closed"] += g8["closed"]
                 counts = open_counts(conn, as_of, replay)
@@ -375,10 +379,9 @@ def run_check(dsn: str, as_of: dt.datetime, settings: config_mod.Settings | None
             if gx:  # the committed context and scope are GX's batch; the lock keeps them until it is done
                 from tthc.gx_suites import run_checkpoint
 
-                t1 = time.monotonic()
-                result.gx_success, result.gx_summary = run_checkpoint(dsn, settings, as_of)
-                STAGE_SECONDS["gx"] = round(time.monotonic() - t1, 3)
-            result.stage_seconds = dict(STAGE_SECONDS)
+                with _timed(stages, "gx"):
+                    result.gx_success, result.gx_summary = run_checkpoint(dsn, settings, as_of)
+            result.stage_seconds = stages
             result.duration_s = round(time.monotonic() - t0, 2)
             conn.execute("UPDATE audit.check_run SET finished_at = now(), duration_s = %s, gx_success = %s, "
                          "gx_summary = %s WHERE run_id = %s",

@@ -139,11 +139,12 @@ def run_checks(as_of: dt.datetime, run_id: str | None = None) -> dict:
     from tthc.checks import run_check
     from tthc.coverage import holes
 
-    result = run_check(transformer_dsn(), as_of, airflow_run_id=run_id)
+    dsn = transformer_dsn()
+    result = run_check(dsn, as_of, airflow_run_id=run_id)
     log = logging.getLogger("tthc.checks")
     log.warning("gap check as of %s (%s): open %s; GX %s; data docs %s", as_of.isoformat(), result.mode,
                 result.open_counts, "passed" if result.gx_success else "found gaps", result.gx_summary.get("data_docs"))
-    missing = holes(transformer_dsn())
+    missing = holes(dsn)
     for h in missing:
         log.warning("load hole: %s.%s [%s, %s) never loaded", h.source, h.entity, h.start.isoformat(), h.end.isoformat())
     if result.open_counts.get("G8"):

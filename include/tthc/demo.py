@@ -31,7 +31,7 @@ from tthc.checks import CHECK_TABLES, score
 from tthc.kpi766 import GROUPS
 from tthc.load.entities import ALL_ENTITIES
 from tthc.load.loader import SOURCES
-from tthc.warehouse import free_port, redact
+from tthc.warehouse import free_port, redact, role_dsn
 
 
 def warehouse_counts(dsn: str) -> tuple[dict[str, int], dict[str, int]]:
@@ -200,11 +200,10 @@ def run_demo(args) -> int:
 
     from tthc.report import build_report
     from tthc.transform import docs_generate, transformer_dsn
-    from tthc.warehouse import with_credentials
 
     t0 = time.monotonic()
     last_day = args.start + dt.timedelta(days=args.days - 1)
-    inspector = with_credentials(dsn, "tthc_inspector", settings.role_password("tthc_inspector"))
+    inspector = role_dsn(settings, "tthc_inspector")
     report = build_report(inspector, last_day, out / "report", settings.province)
     timings["report"] = round(time.monotonic() - t0, 2)
     print(f"report     {report.path} (as tthc_inspector, from marts: {len(report.charts)} charts, "

@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import html
-import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,6 @@ from tthc import config as config_mod
 from tthc.calendar import TZ
 from tthc.kpi766 import GROUPS, INDICATORS
 
-log = logging.getLogger("tthc.report")
 TREND_DAYS = 30
 ROWS_SHOWN = 200  # per drill-down table in the page; the CSV has them all
 VNEID_FROM = dt.datetime(2024, 7, 1, tzinfo=TZ)

@@ -10,25 +10,32 @@ CREATE TABLE IF NOT EXISTS audit.inspector_scope (
 COMMENT ON TABLE audit.inspector_scope IS
     'Inspector logins scoped to one administrative unit: they see the dossiers, gaps and KPIs of its agencies only.';
 
--- The agencies the session's login may see: NULL = all (not scoped). An agency is in a unit's scope when
--- any of its versions sits in the unit, in a unit whose parent it is, or in a unit it became by the 2025
--- reform (current_unit_code). Security definer: a scoped login need not read the dimensions' history.
-CREATE OR REPLACE FUNCTION audit.scoped_agencies() RETURNS text[]
+-- The agencies of an administrative unit: any version of the agency in the unit, in a unit whose parent it
+-- is, or in a unit it became by the 2025 reform (current_unit_code). Security definer: a scoped login need
+-- not read the dimensions' history.
+CREATE OR REPLACE FUNCTION audit.unit_agencies(scope_unit text) RETURNS text[]
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    scope_unit text;
     agencies text[];
 BEGIN
-    SELECT s.unit_code INTO scope_unit FROM audit.inspector_scope AS s WHERE s.role_name = session_user;
-    IF scope_unit IS NULL THEN
-        RETURN NULL;
-    END IF;
     SELECT coalesce(array_agg(DISTINCT a.agency_code), '{}') INTO agencies
     FROM marts.dim_agency AS a
     WHERE a.admin_unit_code = scope_unit OR a.current_unit_code = scope_unit
        OR a.admin_unit_code IN (SELECT u.unit_code FROM marts.dim_admin_unit AS u
                                 WHERE u.parent_unit_code = scope_unit OR u.current_unit_code = scope_unit);
     RETURN agencies;
+END
+$$;
+REVOKE ALL ON FUNCTION audit.unit_agencies(text) FROM PUBLIC;
+
+-- The agencies the session's login may see: NULL = all (not scoped).
+CREATE OR REPLACE FUNCTION audit.scoped_agencies() RETURNS text[]
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    scope_unit text;
+BEGIN
+    SELECT s.unit_code INTO scope_unit FROM audit.inspector_scope AS s WHERE s.role_name = session_user;
+    RETURN CASE WHEN scope_unit IS NULL THEN NULL ELSE audit.unit_agencies(scope_unit) END;
 END
 $$;
 REVOKE ALL ON FUNCTION audit.scoped_agencies() FROM PUBLIC;
