@@ -15,7 +15,7 @@ import pytest
 from conftest import DAYS, day, load, new_database, personal_data, role_in, store, valid_dossiers
 from tthc.calendar import TZ
 from tthc.kpi766 import finish_time
-from tthc.transform import build, write_seeds
+from tthc.transform import build, mart_checksums, write_seeds
 
 
 def test_every_valid_dossier_is_one_row_of_fct_dossier(marts):
@@ -136,20 +136,6 @@ def test_a_merged_commune_rolls_up_to_its_unit_before_and_after_the_reform(marts
     after = [current for unit, current, _, later in rolled if later]
     assert after and all(current == unit for unit, current, _, later in rolled if later and unit not in successor)
     assert totals[0] == totals[1]  # the province total is the same by old units and by today's
-
-
-def mart_checksums(dsn: str) -> dict[str, tuple[int, str]]:
-    """Row count and md5 of every mart, technical lineage columns (_*) left out."""
-    with psycopg.connect(dsn) as conn:
-        out = {}
-        for (table,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'marts' ORDER BY 1").fetchall():
-            cols = [c for (c,) in conn.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'marts' AND table_name = %s "
-                "AND column_name NOT LIKE '\\_%%' ORDER BY ordinal_position", (table,))]
-            out[table] = conn.execute(
-                f"SELECT count(*), md5(coalesce(string_agg(r::text, '|' ORDER BY r::text), '')) "
-                f"FROM (SELECT {', '.join(cols)} FROM marts.{table}) r").fetchone()
-    return out
 
 
 @pytest.mark.slow

@@ -12,14 +12,23 @@
 6. the inspectors' report for the last day (`DIR/report/index.html` + CSV, read as tthc_inspector from the
    marts) and the dbt docs the BI analysts read (`$TTHC_HOME/dbt_docs/static_index.html`);
 7. `DIR/summary.json`: row counts (raw and marts), quarantined records by reason, the 766 index, the gaps
-   found and their accuracy, the report's path, timings.
+   found and their accuracy, the report's path, timings, and a checksum of the marts; the run ends with a
+   summary table of the same.
+
+While it loads it shows a bar per simulated day (runs done, rows loaded). Ctrl-C stops it cleanly: the
+source APIs go down with it, and the window being loaded is rolled back (each window is one transaction).
+A second run reuses the warehouse (raw schemas emptied first) and builds the same marts: it says whether
+their checksum equals the previous run's in DIR.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
+import signal
+import sys
 import time
 
 import psycopg
@@ -31,6 +40,7 @@ from tthc.checks import CHECK_TABLES, score
 from tthc.kpi766 import GROUPS
 from tthc.load.entities import ALL_ENTITIES
 from tthc.load.loader import SOURCES
+from tthc.transform import mart_checksums
 from tthc.warehouse import free_port, redact, role_dsn
 
 
@@ -118,7 +128,144 @@ def print_gaps(gaps: dict, accuracy: dict, check: dict, seconds: float) -> None:
     print(f"data docs  {check.get('data_docs')}")
 
 
+class DayProgress:
+    """A bar per simulated day: the Airflow runs done and the rows loaded so far (audit.load_run). On a
+    terminal it is redrawn in place; in a log it is one line per finished day."""
+
+    WIDTH = 24
+
+    def __init__(self, dsn: str, days: int, runs_per_day: int, stream=None):
+        self.conn = psycopg.connect(dsn, autocommit=True)
+        self.days, self.runs_per_day = days, runs_per_day
+        self.stream = stream or sys.stdout
+        self.tty = self.stream.isatty()
+
+    def rows_loaded(self) -> int:
+        return int(self.conn.execute("SELECT coalesce(sum(rows_inserted + rows_updated), 0) FROM audit.load_run "
+                                     "WHERE status = 'success'").fetchone()[0])
+
+    def show(self, day: int, runs: int, failed: int, done: bool = False) -> None:
+        if not (self.tty or done):
+            return
+        filled = round(self.WIDTH * runs / self.runs_per_day)
+        line = (f"extract    day {day}/{self.days} [{'#' * filled}{'.' * (self.WIDTH - filled)}] "
+                f"{runs}/{self.runs_per_day} runs, {self.rows_loaded():,} rows loaded"
+                + (f", {failed} FAILED" if failed else ""))
+        self.stream.write(("\r" if self.tty else "") + line + ("\n" if done else ""))
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+        self.conn.close()
+
+
+def layer_rows(dsn: str) -> dict[str, tuple[int, int]]:
+    """(tables, rows) per schema of the warehouse: raw_*, staging, intermediate, marts, audit."""
+    with psycopg.connect(dsn) as conn:
+        tables = conn.execute("""
+            SELECT schemaname, tablename FROM pg_tables
+            WHERE schemaname LIKE 'raw\\_%' OR schemaname IN ('staging', 'intermediate', 'marts', 'audit')
+            ORDER BY 1, 2""").fetchall()
+        out: dict[str, tuple[int, int]] = {}
+        for schema, table in tables:
+            n = conn.execute(f'SELECT count(*) FROM {schema}."{table}"').fetchone()[0]
+            count, rows = out.get(schema, (0, 0))
+            out[schema] = (count + 1, rows + n)
+    order = ("raw_onestop", "raw_portal", "raw_population", "staging", "intermediate", "marts", "audit")
+    return dict(sorted(out.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
+
+
+def print_table(title: str, header: list[str], rows: list[list]) -> None:
+    """A plain-text table: the first column left-aligned, the others right-aligned."""
+    cells = [header] + [[f"{c:,}" if isinstance(c, int) else f"{c:.3f}" if isinstance(c, float) else str(c)
+                         for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    print(f"  {title}")
+    for n, r in enumerate(cells):
+        print("    " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))))
+        if n == 0:
+            print("    " + "  ".join("-" * w for w in widths))
+
+
+def print_summary(dsn: str, quarantined: dict, gaps: dict, accuracy: dict, kpi: list[dict], timings: dict) -> None:
+    """The run in four tables: rows per layer, gaps by code with their accuracy, the 766 total per agency
+    (by level, for the last month) and the stage timings."""
+    print("summary")
+    layers = layer_rows(dsn)
+    print_table("rows per layer", ["schema", "tables", "rows"], [[s, t, n] for s, (t, n) in layers.items()]
+                + [["quarantined (raw_*.quarantine)", "", sum(quarantined["by_reason"].values())]])
+    print_table("sync gaps (found = not retracted; scored against truth.json)",
+                ["code", "found", "open", "truth", "recall", "precision"],
+                [[c, gaps[c]["found"], gaps[c]["open"], a["truth"], a["recall"], a["precision"]]
+                 for c, a in accuracy.items()])
+    if kpi:
+        month = max(k["month"] for k in kpi)
+        with psycopg.connect(dsn) as conn:
+            level = dict(conn.execute("SELECT agency_code, agency_level FROM marts.dim_agency WHERE is_current"))
+        by_level: dict[str, list[float]] = {}
+        for k in kpi:
+            if k["month"] == month:
+                by_level.setdefault(level.get(k["agency_code"], "?"), []).append(k["total"])
+        print_table(f"Decision 766 total per agency, {month} (each agency: summary.json, marts.kpi_agency_monthly)",
+                    ["agency level", "agencies", "mean", "lowest", "highest"],
+                    [[lv, len(v), f"{sum(v) / len(v):.1f}", f"{min(v):.1f}", f"{max(v):.1f}"]
+                     for lv, v in sorted(by_level.items())])
+    print_table("stage timings (s)", ["stage", "seconds"],
+                [[k, f"{v:.1f}"] for k, v in timings.items()] + [["total", f"{sum(timings.values()):.1f}"]])
+
+
+def previous_run(out) -> dict | None:
+    path = out / "summary.json"
+    try:
+        return json.loads(path.read_text()) if path.exists() else None
+    except ValueError:
+        return None
+
+
+class CtrlC:
+    """Ctrl-C stops the demo between two Airflow runs (Airflow's task runner would take a KeyboardInterrupt
+    inside a task for a task failure and retry it). A second Ctrl-C stops it at once: the cleanups run
+    (the source APIs go down) and the process exits; PostgreSQL rolls back the open window."""
+
+    def __init__(self):
+        self.requested = False
+        self.cleanups: list = []
+
+    def __enter__(self) -> CtrlC:
+        self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        signal.signal(signal.SIGINT, self.previous)
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            for cleanup in self.cleanups:
+                cleanup()
+            print("\nstopped    second Ctrl-C: source APIs down, the open window rolled back", file=sys.stderr, flush=True)
+            os._exit(130)
+        self.requested = True
+        print("\nstopping   Ctrl-C: after the run in progress (Ctrl-C again to stop now)", file=sys.stderr, flush=True)
+
+    def check(self) -> None:
+        """Raise KeyboardInterrupt at a safe point once Ctrl-C was pressed."""
+        if self.requested:
+            raise KeyboardInterrupt
+
+
 def run_demo(args) -> int:
+    """The whole pipeline; Ctrl-C stops it cleanly (exit code 130)."""
+    try:
+        with CtrlC() as ctrl_c:
+            return _run_demo(args, ctrl_c)
+    except KeyboardInterrupt:
+        print("stopped    the source APIs are down; every window loaded so far is whole (each is one transaction)"
+              "; `tthc demo` starts over", file=sys.stderr, flush=True)
+        return 130
+
+
+def _run_demo(args, ctrl_c: CtrlC) -> int:
     from tthc.sources.serve import SourcesProcess
     from tthc.sources.sim import simulate
     from tthc.sources.sim.truth import Params
@@ -155,32 +302,43 @@ def run_demo(args) -> int:
     from tthc.pipeline import Endpoint
 
     t0 = time.monotonic()
-    with SourcesProcess(data_dir):
+    with SourcesProcess(data_dir) as sources:
+        ctrl_c.cleanups.append(sources.stop)
         print(f"sources    one-stop {settings.onestop_url}, population {settings.population_url}, "
               f"portal {settings.portal_url}")
         endpoints = {s: Endpoint(getattr(settings, f"{s}_url"), settings.api_key) for s in SOURCES}
         runner = DagRunner(settings)
         start = dt.datetime.combine(args.start, dt.time(0), TZ)
         failed = []
-        for day in range(args.days):
-            for hour in range(24):
-                moment = start + dt.timedelta(days=day, hours=hour + 1)  # interval [moment - 1 h, moment)
-                set_clock(endpoints, moment)  # the sources' 'now': the hour has just ended
-                for dag_id in ("onestop_extract", "portal_extract"):
-                    if runner.run(dag_id, moment) != "success":
-                        failed.append(f"{dag_id}@{moment.isoformat()}")
-            if runner.run("population_verify", start + dt.timedelta(days=day + 1)) != "success":
-                failed.append(f"population_verify@day{day + 1}")
-            print(f"extract    day {day + 1}/{args.days}: 24 onestop_extract + 24 portal_extract runs + population_verify", flush=True)
+        print("extract    per simulated day: 24 onestop_extract + 24 portal_extract runs + population_verify", flush=True)
+        progress = DayProgress(dsn, args.days, 24 * 2 + 1)
+        try:
+            for day in range(args.days):
+                for hour in range(24):
+                    moment = start + dt.timedelta(days=day, hours=hour + 1)  # interval [moment - 1 h, moment)
+                    set_clock(endpoints, moment)  # the sources' 'now': the hour has just ended
+                    for dag_id in ("onestop_extract", "portal_extract"):
+                        if runner.run(dag_id, moment) != "success":
+                            failed.append(f"{dag_id}@{moment.isoformat()}")
+                        ctrl_c.check()
+                    progress.show(day + 1, 2 * (hour + 1), len(failed))
+                if runner.run("population_verify", start + dt.timedelta(days=day + 1)) != "success":
+                    failed.append(f"population_verify@day{day + 1}")
+                ctrl_c.check()
+                progress.show(day + 1, progress.runs_per_day, len(failed), done=True)
+        finally:
+            progress.close()
         timings["extract"] = round(time.monotonic() - t0, 2)
         t0 = time.monotonic()
         if runner.run("warehouse_build", start + dt.timedelta(days=args.days)) != "success":
             failed.append("warehouse_build")
+        ctrl_c.check()
         timings["build"] = round(time.monotonic() - t0, 2)
         t0 = time.monotonic()
         if runner.run("sync_gap_checks", start + dt.timedelta(days=args.days)) != "success":
             failed.append("sync_gap_checks")
         timings["checks"] = round(time.monotonic() - t0, 2)
+        ctrl_c.check()
     rows, quarantined = warehouse_counts(dsn)
     for source in SOURCES:
         loaded = {t.split(".")[1]: n for t, n in rows.items() if t.startswith(f"raw_{source}.")}
@@ -212,8 +370,22 @@ def run_demo(args) -> int:
     docs = docs_generate(transformer_dsn(settings), settings.home / "dbt_docs")
     timings["docs"] = round(time.monotonic() - t0, 2)
     print(f"bi docs    {docs} (tthc docs serves it; BI tools log in as tthc_bi and read marts)")
+    checksums = mart_checksums(dsn)
+    marts_checksum = hashlib.md5(json.dumps(checksums, sort_keys=True).encode()).hexdigest()
+    previous = previous_run(out)
+    same_input = previous is not None and all(previous.get(k) == v for k, v in (
+        ("seed", args.seed), ("days", args.days), ("start", args.start.isoformat()), ("province", settings.province),
+        ("dossiers_per_year", args.dossiers_per_year)))
+    print_summary(dsn, quarantined, gaps, accuracy, kpi, timings)
+    if same_input and previous.get("marts_checksum"):
+        same = previous["marts_checksum"] == marts_checksum
+        print(f"marts      checksum {marts_checksum}: {'the same as' if same else 'DIFFERENT from'} the previous run "
+              f"on the same input")
+    else:
+        print(f"marts      checksum {marts_checksum} (a second run on the same input gives the same)")
     summary = {
-        "seed": args.seed, "days": args.days, "province": settings.province,
+        "seed": args.seed, "days": args.days, "start": args.start.isoformat(), "province": settings.province,
+        "dossiers_per_year": args.dossiers_per_year, "marts_checksum": marts_checksum, "mart_checksums": checksums,
         "warehouse_dsn_redacted": redact(dsn), "rows": rows, "quarantined": quarantined["by_reason"],
         "truth": {"dossiers": truth["counts"]["dossiers"], "gaps": truth["gap_counts"],
                   "bad_records": truth["bad_record_counts"]},
