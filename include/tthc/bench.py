@@ -15,6 +15,12 @@ What it measures (README, "Benchmark"):
 5. **memory**: the loader's Python heap peak (tracemalloc) for a window of N pages and of 4N pages,
    pages decoded lazily from the store as the HTTP client would hand them over.
 
+6. **dlt**: dlt 1.x (its own virtualenv) on the first ~300k rows' daily windows, defaults and fastest;
+7. **the source APIs**, **a province-year end to end** and **the hourly cycle** after 1 and 12 months
+   (``bench_pipeline``); and dbt and the gap checks over history (``dbt_history``).
+
+Every ratio is printed next to its target (``TARGETS``) with met/MISSED and written to the JSON file.
+
 The pages are decoded from the simulator's store before the clock starts: the benchmark times the
 load, not the simulator or HTTP (the API's own speed is measured in the source tests). Everything is
 written to a scratch database ``<warehouse db>_bench`` on the same server, dropped at the end.
@@ -57,10 +63,26 @@ from tthc.warehouse import admin_dsn, on_database, redact, with_credentials
 
 PAGE = DEFAULT_PAGE_SIZE
 FACT_ENTITIES = ("dossiers", "status_changes")
-TARGETS = {"loader_vs_copy": 0.7, "loader_vs_insert_rows": 25.0, "memory_growth_4x_pages": 1.25,
-           "dbt_history_ratio": 1.2,  # hourly build after 12 months / after 1 month: flat in history
-           "dbt_hourly_vs_full": 0.05,  # hourly build / full build, both at 12 months
-           "checks_history_ratio": 1.2}  # hourly gap checks after 12 months / after 1 month
+# name: (direction, target). Restated from the measurements in the extract-and-load issue's note (#15).
+TARGETS = {
+    "loader_vs_copy": (">=", 0.5),  # the loader's rows/s over bare COPY's: the server's own limit
+    "loader_vs_server_part": (">=", 0.8),  # over its server part alone (staging + upsert of pre-built rows)
+    "loader_vs_insert_rows": (">=", 1.5),  # over PostgresHook.insert_rows (psycopg 3 pipelined executemany)
+    "loader_vs_dlt": (">=", 5.0),  # over dlt 1.x with its defaults, daily windows
+    "loader_vs_dlt_best": (">=", 3.0),  # over dlt with its fastest settings (csv, one run)
+    "memory_growth_4x_pages": ("<=", 1.25),  # heap peak for 4N pages / for N pages: flat
+    "e2e_vs_copy": ("<=", 5.0),  # the province-year backfill end to end / bare COPY of its raw rows
+    "dbt_history_ratio": ("<=", 1.2),  # hourly build after 12 months / after 1 month: flat in history
+    "dbt_hourly_vs_full": ("<=", 0.05),  # hourly build / full build, both at 12 months
+    "checks_history_ratio": ("<=", 1.2),  # hourly gap checks after 12 months / after 1 month
+    "incremental_history_ratio": ("<=", 1.2),  # the whole hourly cycle after 12 months / after 1 month
+    "hourly_cycle_vs_full": ("<=", 0.05),  # the hourly cycle / a full rebuild (dbt --full-refresh + full re-check)
+}
+
+
+def target_met(name: str, value: float) -> bool:
+    direction, target = TARGETS[name]
+    return value >= target if direction == ">=" else value <= target
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -165,6 +187,7 @@ def loader_and_copy(conn: psycopg.Connection, data_dir: Path, procedures: frozen
         conn.commit()
         loader_s = copy_s = staging_s = 0.0
         read = valid = loaded = quarantined = windows = 0
+        per_window = []  # (lo, hi, rows read, loader seconds): the dlt peer is compared on the same windows
         for lo, hi in store_days(data_dir, entity):
             pages = list(store_pages(data_dir, entity, lo, hi))
             if not pages:
@@ -173,6 +196,7 @@ def loader_and_copy(conn: psycopg.Connection, data_dir: Path, procedures: frozen
             t0 = time.perf_counter()
             stats = load_window(conn, entity, pages, us_to_dt(lo), us_to_dt(hi), procedures)
             loader_s += time.perf_counter() - t0
+            per_window.append((lo, hi, stats.rows_read, time.perf_counter() - t0))
             builder = RowBuilder(entity, stats.load_id, dt.datetime.now(dt.UTC), procedures)
             rows = list(builder.rows(pages))
             t0 = time.perf_counter()
@@ -189,7 +213,7 @@ def loader_and_copy(conn: psycopg.Connection, data_dir: Path, procedures: frozen
         out[name] = {"windows": windows, "rows_read": read, "rows_valid": valid, "rows_loaded": loaded,
                      "rows_quarantined": quarantined,
                      "loader_s": round(loader_s, 3), "copy_s": round(copy_s, 3),
-                     "staging_upsert_s": round(staging_s, 3)}
+                     "staging_upsert_s": round(staging_s, 3), "per_window": per_window}
         echo(f"load       {name:15} {read:>9,} rows in {windows} daily windows: loader {loader_s:6.1f}s, "
              f"bare COPY {copy_s:6.1f}s, staging+upsert (rows pre-built) {staging_s:6.1f}s")
     return out
@@ -295,18 +319,17 @@ def dbt_history(settings: config_mod.Settings, data_dir: Path, start: dt.date, d
     """On a scratch database: load the first month, build, check; time the build and the gap checks after
     one more hour; load the rest of the period, time a full build and a full re-check; time the build and
     the checks after one more hour. The hourly builds and checks are what the hourly DAG runs do
-    (incremental dbt with its tests; the checks with the GX checkpoint); population answers are left out."""
+    (incremental dbt with its tests; the checks with the GX checkpoint). After each of the two timed hours,
+    the next hour runs the whole hourly cycle over HTTP (``bench_pipeline.hourly_cycle``)."""
+    from tthc.bench_pipeline import extract_all, hourly_cycle, served
     from tthc.checks import run_check
+    from tthc.live import set_clock
+    from tthc.pipeline import verify_population
     from tthc.sources.sim.common import to_us
     from tthc.transform import build
 
-    admin = admin_dsn(settings, start=True)
-    name = f"{settings.warehouse_db}_bench_dbt"
-    db = on_database(admin, name)
-    drop_database(admin, name)
-    bootstrap(settings, db)
-    loader = with_credentials(db, "tthc_loader", settings.role_password("tthc_loader"))
-    transformer = with_credentials(db, "tthc_transformer", settings.role_password("tthc_transformer"))
+    admin, name, roles = fresh_database(settings, "dbt")
+    loader, transformer = roles["tthc_loader"], roles["tthc_transformer"]
     first = _working_ten(start + dt.timedelta(days=min(31, max(1, days // 12))), 1)
     last = _working_ten(start + dt.timedelta(days=days - 2), -1)
     hour = dt.timedelta(hours=1)
@@ -331,15 +354,19 @@ def dbt_history(settings: config_mod.Settings, data_dir: Path, start: dt.date, d
 
     try:
         # autocommit: each load_window is its own transaction, so no lock outlives it while dbt builds
-        with psycopg.connect(loader, autocommit=True) as conn:
+        with psycopg.connect(loader, autocommit=True) as conn, served(data_dir) as endpoints:
             procedures = load_reference(conn, data_dir)
             out["rows_1m"] = load_feeds(conn, data_dir, procedures, 0, to_us(first))
+            set_clock(endpoints, first)  # the catalogue's watermarks and the month's IDs, as the DAGs left them
+            extract_all(loader, endpoints, first - hour, first)
             timed_build("full build, first month")
             out["checks_first_s"] = timed_check("first check, first month", first)
             out["rows_hour_1m"] = load_feeds(conn, data_dir, procedures, to_us(first), to_us(first + hour))
             out["dbt_hourly_1m_s"] = timed_build(f"hourly build after 1 month ({out['rows_hour_1m']} rows)")
             out["checks_hourly_1m_s"] = timed_check("hourly check after 1 month", first + hour)
-            out["rows_rest"] = load_feeds(conn, data_dir, procedures, to_us(first + hour), to_us(last))
+            out["cycle_1m"] = hourly_cycle(endpoints, roles, first + hour, settings, "hourly cycle after 1 month", echo)
+            out["rows_rest"] = load_feeds(conn, data_dir, procedures, to_us(first + 2 * hour), to_us(last))
+            verify_population(loader, endpoints["population"])  # the rest's IDs, before the clock starts
             out["dbt_catch_up_s"] = timed_build("incremental catch-up to 12 months")
             out["checks_catch_up_s"] = timed_check("incremental check over 11 months", last)
             out["dbt_full_s"] = timed_build("full build (--full-refresh), 12 months", full_refresh=True)
@@ -347,7 +374,9 @@ def dbt_history(settings: config_mod.Settings, data_dir: Path, start: dt.date, d
             out["rows_hour_12m"] = load_feeds(conn, data_dir, procedures, to_us(last), to_us(last + hour))
             out["dbt_hourly_12m_s"] = timed_build(f"hourly build after 12 months ({out['rows_hour_12m']} rows)")
             out["checks_hourly_12m_s"] = timed_check("hourly check after 12 months", last + hour)
-        with psycopg.connect(db) as conn:
+            out["cycle_12m"] = hourly_cycle(endpoints, roles, last + hour, settings, "hourly cycle after 12 months",
+                                            echo)
+        with psycopg.connect(on_database(admin, name)) as conn:
             out["marts_rows"] = {t: conn.execute(f'SELECT count(*) FROM marts."{t}"').fetchone()[0] for (t,) in
                                  conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'marts'").fetchall()}
     finally:
@@ -356,14 +385,33 @@ def dbt_history(settings: config_mod.Settings, data_dir: Path, start: dt.date, d
     out["dbt_history_ratio"] = round(out["dbt_hourly_12m_s"] / out["dbt_hourly_1m_s"], 3)
     out["dbt_hourly_vs_full"] = round(out["dbt_hourly_12m_s"] / out["dbt_full_s"], 3)
     out["checks_history_ratio"] = round(out["checks_hourly_12m_s"] / out["checks_hourly_1m_s"], 3)
+    out["hourly_cycle_1m_s"], out["hourly_cycle_12m_s"] = out["cycle_1m"]["s"], out["cycle_12m"]["s"]
+    out["incremental_history_ratio"] = round(out["hourly_cycle_12m_s"] / out["hourly_cycle_1m_s"], 3)
+    out["hourly_cycle_vs_full"] = round(out["hourly_cycle_12m_s"] / (out["dbt_full_s"] + out["checks_full_s"]), 3)
     return out
+
+
+def fresh_database(settings: config_mod.Settings, suffix: str) -> tuple[str, str, dict[str, str]]:
+    """A scratch database ``<db>_bench_<suffix>`` on the warehouse's server, bootstrapped: its admin DSN,
+    its name and the DSN of each pipeline role in it."""
+    admin = admin_dsn(settings, start=True)
+    name = f"{settings.warehouse_db}_bench_{suffix}"
+    db = on_database(admin, name)
+    drop_database(admin, name)
+    bootstrap(settings, db)
+    roles = {r: with_credentials(db, r, settings.role_password(r))
+             for r in ("tthc_loader", "tthc_transformer", "tthc_inspector")}
+    return admin, name, roles
 
 
 # ---------------------------------------------------------------------------------------------------
 # The command
 # ---------------------------------------------------------------------------------------------------
 def run_bench(per_year: int, json_path: Path, days: int = 365, start: dt.date = dt.date(2025, 1, 1),
-              seed: int = 7, sample: int = 20_000, keep: bool = False, echo=print) -> dict:
+              seed: int = 7, sample: int = 20_000, keep: bool = False, dlt_rows: int = 300_000,
+              api_records: int = 200_000, echo=print) -> dict:
+    from tthc.bench_pipeline import api_throughput, dlt_peer, end_to_end, served
+
     settings = config_mod.load()
     t_all = time.monotonic()
     data_dir = simulated_year(settings.home, seed, start, days, per_year, echo)
@@ -377,13 +425,23 @@ def run_bench(per_year: int, json_path: Path, days: int = 365, start: dt.date = 
             paths = loader_and_copy(conn, data_dir, procedures, echo)
             hook = insert_rows_sample(conn, bench_admin, data_dir, procedures, sample)
             memory = memory_profile(conn, data_dir, procedures)
+        windows = first_windows(paths, dlt_rows)
+        dlt = dlt_peer(settings.home, bench_admin, data_dir, {n: [w[:2] for w in ws] for n, ws in windows.items()},
+                       echo)
+        dlt["loader_on_same_windows"] = {"rows": sum(w[2] for ws in windows.values() for w in ws),
+                                         "seconds": round(sum(w[3] for ws in windows.values() for w in ws), 3)}
     finally:
         if not keep:
             from urllib.parse import urlsplit
 
             drop_database(bench_admin, urlsplit(bench_admin).path.lstrip("/"))
+    with served(data_dir) as endpoints:
+        api = api_throughput(endpoints, data_dir, store_days(data_dir, ENTITIES["status_changes"]), api_records)
+    echo("api        " + "; ".join(f"{s} {a['records_per_s']:,} records/s ({a['records']:,} in {a['seconds']:.1f}s)"
+                                   for s, a in api.items()))
+    e2e = end_to_end(settings, data_dir, start, days, keep, echo)
     dbt = dbt_history(settings, data_dir, start, days, keep, echo)
-    result = summarise(paths, hook, memory, dbt)
+    result = summarise(paths, hook, memory, dbt, dlt, api, e2e)
     result.update({
         "input": {"seed": seed, "start": start.isoformat(), "days": days, "dossiers_per_year": per_year,
                   "page_size": PAGE, "data_dir": str(data_dir)},
@@ -398,69 +456,82 @@ def run_bench(per_year: int, json_path: Path, days: int = 365, start: dt.date = 
     return result
 
 
-def summarise(paths: dict, hook: dict, memory: dict, dbt: dict) -> dict:
+def first_windows(paths: dict, rows: int) -> dict[str, list[tuple]]:
+    """The loader's first daily windows, up to the first day by which both entities hold ``rows`` rows."""
+    ends = sorted({w[1] for p in paths.values() for w in p["per_window"]})
+    for end in ends:
+        chosen = {n: [w for w in p["per_window"] if w[1] <= end] for n, p in paths.items()}
+        if sum(w[2] for ws in chosen.values() for w in ws) >= rows:
+            return chosen
+    return {n: list(p["per_window"]) for n, p in paths.items()}
+
+
+def summarise(paths: dict, hook: dict, memory: dict, dbt: dict, dlt: dict, api: dict, e2e: dict) -> dict:
     valid = sum(p["rows_valid"] for p in paths.values())
     loader_s = sum(p["loader_s"] for p in paths.values())
     copy_s = sum(p["copy_s"] for p in paths.values())
     hook_rows = sum(h["rows"] for h in hook.values())
     hook_s = sum(h["seconds"] for h in hook.values())
     staging_s = sum(p["staging_upsert_s"] for p in paths.values())
+    same = dlt["loader_on_same_windows"]
     rates = {"loader": valid / loader_s, "bare_copy": valid / copy_s, "staging_upsert": valid / staging_s,
-             "insert_rows": hook_rows / hook_s}
+             "insert_rows": hook_rows / hook_s, "loader_on_dlt_windows": same["rows"] / same["seconds"],
+             "dlt_defaults": dlt["defaults"]["rows_per_s"], "dlt_best": dlt["best"]["rows_per_s"]}
+    raw_rows = e2e["rows"] + e2e["verified"]
     ratios = {"loader_vs_copy": rates["loader"] / rates["bare_copy"],
+              "loader_vs_server_part": rates["loader"] / rates["staging_upsert"],
               "loader_vs_insert_rows": rates["loader"] / rates["insert_rows"],
-              "memory_growth_4x_pages": memory["growth"]}
-    ratios["dbt_history_ratio"] = dbt["dbt_history_ratio"]
-    ratios["dbt_hourly_vs_full"] = dbt["dbt_hourly_vs_full"]
-    ratios["checks_history_ratio"] = dbt["checks_history_ratio"]
-    met = {"loader_vs_copy": ratios["loader_vs_copy"] >= TARGETS["loader_vs_copy"],
-           "loader_vs_insert_rows": ratios["loader_vs_insert_rows"] >= TARGETS["loader_vs_insert_rows"],
-           "memory_growth_4x_pages": ratios["memory_growth_4x_pages"] <= TARGETS["memory_growth_4x_pages"],
-           "dbt_history_ratio": ratios["dbt_history_ratio"] <= TARGETS["dbt_history_ratio"],
-           "dbt_hourly_vs_full": ratios["dbt_hourly_vs_full"] <= TARGETS["dbt_hourly_vs_full"],
-           "checks_history_ratio": ratios["checks_history_ratio"] <= TARGETS["checks_history_ratio"]}
+              "loader_vs_dlt": rates["loader_on_dlt_windows"] / rates["dlt_defaults"],
+              "loader_vs_dlt_best": rates["loader_on_dlt_windows"] / rates["dlt_best"],
+              "memory_growth_4x_pages": memory["growth"],
+              "e2e_vs_copy": e2e["e2e_s"] / (raw_rows / rates["bare_copy"])}
+    for k in ("dbt_history_ratio", "dbt_hourly_vs_full", "checks_history_ratio", "incremental_history_ratio",
+              "hourly_cycle_vs_full"):
+        ratios[k] = dbt[k]
+    met = {k: target_met(k, v) for k, v in ratios.items()}
+    for p in paths.values():
+        p.pop("per_window")
     return {
         "rows": valid,
         "rows_per_s": {k: round(v) for k, v in rates.items()},
         "ratios": {k: round(v, 3) for k, v in ratios.items()},
-        "targets": TARGETS, "targets_met": met, "all_targets_met": all(met.values()),
+        "targets": {k: f"{d} {t}" for k, (d, t) in TARGETS.items()}, "targets_met": met,
+        "all_targets_met": all(met.values()),
         "insert_rows_extrapolated_s": round(valid / rates["insert_rows"], 1),
-        "entities": paths, "insert_rows_sample": hook, "memory": memory,
+        "entities": paths, "insert_rows_sample": hook, "memory": memory, "dlt": dlt,
+        "api_records_per_s": {s: a["records_per_s"] for s, a in api.items()}, "api": api,
+        "e2e_s": e2e["e2e_s"], "e2e": {**e2e, "raw_rows": raw_rows,
+                                       "bare_copy_s_of_raw_rows": round(raw_rows / rates["bare_copy"], 2)},
         **{k: dbt[k] for k in ("dbt_full_s", "dbt_hourly_1m_s", "dbt_hourly_12m_s", "dbt_history_ratio",
-                               "checks_hourly_1m_s", "checks_hourly_12m_s", "checks_full_s")},
+                               "checks_hourly_1m_s", "checks_hourly_12m_s", "checks_full_s",
+                               "hourly_cycle_1m_s", "hourly_cycle_12m_s")},
         "dbt": dbt,
     }
 
 
 def report(r: dict, echo=print) -> None:
+    """Every figure next to its target: a table."""
     rates, ratios, met = r["rows_per_s"], r["ratios"], r["targets_met"]
-    mark = {True: "met", False: "MISSED"}
-    echo(f"rows/s     loader {rates['loader']:,}  bare COPY {rates['bare_copy']:,}  "
-         f"staging+upsert {rates['staging_upsert']:,}  "
-         f"insert_rows {rates['insert_rows']:,} (sample of {sum(h['rows'] for h in r['insert_rows_sample'].values()):,};"
-         f" {r['insert_rows_extrapolated_s']:,}s for all {r['rows']:,} rows)")
-    echo(f"targets    loader/COPY {ratios['loader_vs_copy']:.2f} (>= {TARGETS['loader_vs_copy']}: "
-         f"{mark[met['loader_vs_copy']]}); loader/insert_rows {ratios['loader_vs_insert_rows']:.1f} "
-         f"(>= {TARGETS['loader_vs_insert_rows']:.0f}: {mark[met['loader_vs_insert_rows']]})")
-    d = r["dbt"]
-    echo(f"dbt        full build {d['dbt_full_s']:.1f}s; hourly build {d['dbt_hourly_1m_s']:.1f}s after 1 month, "
-         f"{d['dbt_hourly_12m_s']:.1f}s after 12 months: x{ratios['dbt_history_ratio']} "
-         f"(<= {TARGETS['dbt_history_ratio']}: {mark[met['dbt_history_ratio']]}), "
-         f"{ratios['dbt_hourly_vs_full']:.1%} of the full build "
-         f"(<= {TARGETS['dbt_hourly_vs_full']:.0%}: {mark[met['dbt_hourly_vs_full']]})")
-    echo(f"checks     full re-check {d['checks_full_s']:.1f}s; hourly checks {d['checks_hourly_1m_s']:.1f}s after "
-         f"1 month, {d['checks_hourly_12m_s']:.1f}s after 12 months: x{ratios['checks_history_ratio']} "
-         f"(<= {TARGETS['checks_history_ratio']}: {mark[met['checks_history_ratio']]})")
+    echo("rows/s     " + "  ".join(f"{k} {v:,}" for k, v in rates.items()))
+    echo("api        records/s (client side, JSON parsed): "
+         + "  ".join(f"{k} {v:,}" for k, v in r["api_records_per_s"].items()))
+    seconds = {k: r[k] for k in ("e2e_s", "hourly_cycle_1m_s", "hourly_cycle_12m_s", "dbt_full_s",
+                                 "dbt_hourly_1m_s", "dbt_hourly_12m_s", "checks_full_s", "checks_hourly_1m_s",
+                                 "checks_hourly_12m_s")}
+    echo("seconds    " + "  ".join(f"{k} {v:,}" for k, v in seconds.items()))
+    width = max(map(len, TARGETS))
+    echo(f"targets    {'figure':{width}}  {'value':>8}  {'target':>8}  verdict")
+    for k in TARGETS:
+        echo(f"           {k:{width}}  {ratios[k]:8.3f}  {r['targets'][k]:>8}  {'met' if met[k] else 'MISSED'}")
     m = r["memory"]
     echo(f"memory     loader heap peak {m['n_pages']['peak_kib']:,} KiB for {m['n_pages']['pages']} pages, "
-         f"{m['4n_pages']['peak_kib']:,} KiB for {m['4n_pages']['pages']} pages: x{ratios['memory_growth_4x_pages']}"
-         f" (<= {TARGETS['memory_growth_4x_pages']}: {mark[met['memory_growth_4x_pages']]})")
+         f"{m['4n_pages']['peak_kib']:,} KiB for {m['4n_pages']['pages']} pages")
 
 
 def cli_bench(args) -> int:
     if args.sample < 100:
         raise TthcError("--sample must be at least 100 rows")
     run_bench(args.dossiers_per_year, args.json, days=args.days, start=args.start, seed=args.seed,
-              sample=args.sample, keep=args.keep)
+              sample=args.sample, keep=args.keep, dlt_rows=args.dlt_rows, api_records=args.api_records)
     return 0
 

@@ -101,6 +101,8 @@ def build_parser() -> OneLineParser:
     bench.add_argument("--seed", type=_non_negative, default=7)
     bench.add_argument("--sample", type=_positive, default=20_000, help="rows per entity for insert_rows")
     bench.add_argument("--keep", action="store_true", help="keep the scratch database <db>_bench")
+    bench.add_argument("--dlt-rows", type=_positive, default=300_000, help="rows the dlt peer loads")
+    bench.add_argument("--api-records", type=_positive, default=200_000, help="records read from each source API")
 
     build = sub.add_parser("build", help="dbt build of the star schema (staging -> marts) as tthc_transformer")
     build.add_argument("--full-refresh", action="store_true", help="rebuild the incremental models from scratch")

@@ -63,8 +63,10 @@ def extract_entity(dsn: str, endpoint: Endpoint, entity_name: str, since: dt.dat
         try:
             pages = client.pages(entity.path, window_start, until, limit=endpoint.page_size) \
                 if window_start is None or window_start < until else iter(())
-            return load_window(conn, entity, pages, window_start, until, procedures,
-                               source_time=lambda: client.source_time)
+            stats = load_window(conn, entity, pages, window_start, until, procedures,
+                                source_time=lambda: client.source_time)
+            stats.source_s = round(client.stats["seconds"], 3)
+            return stats
         except BaseException as err:
             record_failure(dsn, entity, window_start, until, err, client.source_time)
             raise

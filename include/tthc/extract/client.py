@@ -80,7 +80,7 @@ class SourceClient:
     def __post_init__(self):
         self.http = httpx.Client(base_url=self.base_url, headers={"X-API-Key": self.api_key},
                                  timeout=httpx.Timeout(self.timeout), http2=False)
-        self.stats = {"requests": 0, "retries": 0}
+        self.stats = {"requests": 0, "retries": 0, "seconds": 0.0}  # seconds: in requests, JSON parsed
         self.source_time: dt.datetime | None = None  # the server's clock at its latest answer, if it says
 
 
@@ -96,7 +96,13 @@ class SourceClient:
     def _request(self, method: str, path: str, deadline: float, **kwargs):
         def attempt():
             self.stats["requests"] += 1
-            response = self.http.request(method, path, **kwargs)
+            started = time.perf_counter()
+            try:
+                return answer(self.http.request(method, path, **kwargs))
+            finally:
+                self.stats["seconds"] += time.perf_counter() - started
+
+        def answer(response: httpx.Response):
             stamp = response.headers.get(SOURCE_TIME_HEADER)
             if stamp:
                 try:

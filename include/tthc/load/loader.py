@@ -114,6 +114,7 @@ class LoadStats:
     load_id: int | None = None
     served_at: dt.datetime | None = None  # the source's clock when it gave the window (else ours)
     newest_changed_at: dt.datetime | None = None  # the newest change it served in the window
+    source_s: float = 0.0  # time in the source's answers (HTTP, JSON parsed), overlapped with the load
 
 
     def as_dict(self) -> dict:
