@@ -8,6 +8,8 @@ import socket
 import subprocess
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -109,6 +111,17 @@ def test_docker_compose_file_validates():
     for service in ("postgres", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
                     "airflow-triggerer", "onestop-api", "population-api", "portal-api", "metabase", "metabase-setup"):
         assert service in services
+    celery_env = {**env, "AIRFLOW_EXECUTOR": "CeleryExecutor"}
+    celery = subprocess.run([tool, "-f", str(ROOT / "docker-compose.yml"), "--profile", "celery", "config"],
+                            capture_output=True, text=True, env=celery_env, cwd=ROOT)
+    assert celery.returncode == 0, celery.stderr
+    config = yaml.safe_load(celery.stdout)["services"]
+    celery_only = {name for name, service in config.items() if service.get("profiles") == ["celery"]}
+    assert celery_only == {"redis", "airflow-worker-1", "airflow-worker-2"}  # `up` without the profile skips them
+    for name in ("airflow-worker-1", "airflow-worker-2", "airflow-scheduler"):  # one executor, one broker
+        assert config[name]["environment"]["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+        assert config[name]["environment"]["AIRFLOW__CELERY__BROKER_URL"] == "redis://redis:6379/0"
+    assert str(config["airflow-worker-1"]["command"]).startswith("celery worker")
     # a broken file is caught
     broken = subprocess.run([tool, "-f", "-", "config", "-q"], input="services: [not, a, mapping]\n",
                             capture_output=True, text=True, env=env)
