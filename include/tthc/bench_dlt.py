@@ -21,13 +21,20 @@ import time
 
 
 def records(store: str, entity: str, key: str, lo: int, hi: int):
-    """The window's records, those without their key left out (dlt has no quarantine: a merge on a missing
-    key fails the load; the loader quarantines them)."""
+    """The window's records, less those dlt cannot take at all (it has no quarantine: one of them fails the
+    whole load; the loader quarantines them): no key (a merge on it fails), a NUL character or a lone
+    surrogate (neither can be PostgreSQL text)."""
     with sqlite3.connect(store) as db:
         cur = db.execute(f"SELECT payload FROM {entity} WHERE changed_us >= ? AND changed_us < ? "
                          "ORDER BY changed_us, seq", (lo, hi))
         for (payload,) in cur:
+            if "\\u0000" in payload:
+                continue
             record = json.loads(payload)
+            try:
+                json.dumps(record, ensure_ascii=False).encode()
+            except UnicodeEncodeError:
+                continue
             if isinstance(record, dict) and record.get(key):
                 yield record
 
