@@ -56,9 +56,7 @@ WITH days AS (
 receipts AS (
     SELECT recorded_date AS day, count(*) AS receipts, count(*) FILTER (WHERE is_synced) AS synced
     FROM marts.fct_portal_sync
-    WHERE status_code = 2 AND recorded_date BETWEEN %(first)s AND %(day)s
-      AND NOT coalesce((SELECT c.is_handover FROM marts.fct_dossier_status_change AS c
-                        WHERE c.status_change_id = fct_portal_sync.status_change_id), false)
+    WHERE status_code = 2 AND recorded_date BETWEEN %(first)s AND %(day)s AND NOT coalesce(is_handover, false)
     GROUP BY 1
 ),
 finished AS (

@@ -203,9 +203,9 @@ def open_build_window(dsn: str) -> int:
             conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (RAW_LOADS_LOCK,))
 
 
-def mart_checksums(dsn: str) -> dict[str, tuple[int, str]]:
-    """Row count and md5 of every table in marts, technical lineage columns (_*) left out: equal checksums
-    mean equal marts, whatever the run that built them."""
+def mart_checksums(dsn: str, leave_out: dict[str, set[str]] | None = None) -> dict[str, tuple[int, str]]:
+    """Row count and md5 of every table in marts, technical lineage columns (_*) left out (and the columns
+    ``leave_out`` names per table): equal checksums mean equal marts, whatever the run that built them."""
     import psycopg
 
     with psycopg.connect(dsn) as conn:
@@ -213,7 +213,8 @@ def mart_checksums(dsn: str) -> dict[str, tuple[int, str]]:
         for (table,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'marts' ORDER BY 1").fetchall():
             cols = [c for (c,) in conn.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_schema = 'marts' AND table_name = %s "
-                "AND column_name NOT LIKE '\\_%%' ORDER BY ordinal_position", (table,))]
+                "AND column_name NOT LIKE '\\_%%' ORDER BY ordinal_position", (table,))
+                    if c not in (leave_out or {}).get(table, ())]
             out[table] = tuple(conn.execute(
                 f"SELECT count(*), md5(coalesce(string_agg(r::text, '|' ORDER BY r::text), '')) "
                 f'FROM (SELECT {", ".join(cols)} FROM marts."{table}") r').fetchone())
