@@ -55,16 +55,22 @@ class DagRunner:
             os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
         from airflow.dag_processing.dagbag import DagBag
 
+        if quiet:  # before the DAGs are parsed: Cosmos and Airflow's config parser warn while they load
+            self._quiet()
         self.bag = DagBag(dag_folder=str(ROOT / "dags"))
         if self.bag.import_errors:
             raise RuntimeError(f"DAG import errors: {self.bag.import_errors}")
         if quiet:
-            import warnings
+            self._quiet()
 
-            warnings.filterwarnings("ignore", module="sqlalchemy")
-            warnings.filterwarnings("ignore", message=".*uselist=False.*")
-            for name in ("airflow", "airflow.task", "cosmos", "tthc", "httpx", "sqlalchemy"):
-                logging.getLogger(name).setLevel(logging.ERROR)
+    @staticmethod
+    def _quiet() -> None:
+        import warnings
+
+        warnings.filterwarnings("ignore", module="sqlalchemy")
+        warnings.filterwarnings("ignore", message=".*uselist=False.*")
+        for name in ("airflow", "airflow.task", "cosmos", "tthc", "httpx", "sqlalchemy"):
+            logging.getLogger(name).setLevel(logging.ERROR)
 
     def run(self, dag_id: str, interval_end: dt.datetime, conf: dict | None = None) -> str:
         """Run the data interval that ends at `interval_end` (dag.test takes it as the run's date, as the
