@@ -222,7 +222,8 @@ class Simulator:
             rating = (done.at + dt.timedelta(seconds=rng.randint(1800, 48 * 3600)), rating_level(rng, info["late"]))
         return Dossier(hoso_id, code, proc, desk, online, filed, applicant, applicant_id, tamper, events, info,
                        base, pushes, mismatch, application, orphan, payment, rating, bad_kind,
-                       [f"{hoso_id}-{n + 1:02d}" for n in range(len(events))])
+                       # MaQuaTrinh: unique across provinces, as the national portal receives it
+                       [f"{self.province}-{hoso_id}-{n + 1:02d}" for n in range(len(events))])
 
     # --- writing what the systems hold by the end of the period ------------------------------------------
     def _write(self, d: Dossier, w: dict[str, StoreWriter]) -> None:
@@ -276,7 +277,7 @@ class Simulator:
         visible = [x for x in d.pushes if x.applied < end]
         for x in visible:
             e = d.events[x.event_index]
-            rec = {"MaDongBo": f"DB-{d.hoso_id}-{x.event_index + 1:02d}" + ("-R" if x.repeat else ""),
+            rec = {"MaDongBo": f"DB-{self.province}-{d.hoso_id}-{x.event_index + 1:02d}" + ("-R" if x.repeat else ""),
                    "MaQuaTrinh": qt[x.event_index], "MaHoSo": code, "TrangThaiHoSo": e.status,
                    "ThoiGianThayDoi": iso(e.at), "NgayDongBo": iso(x.synced), "MaTTHC": d.base["MaTTHC"],
                    "NgayHenTra": d.base["NgayHenTra"], "KenhThucHien": d.base["KenhThucHien"],
@@ -287,21 +288,21 @@ class Simulator:
             self.counters["sync_records"] += 1
         self._sync_truth(d, events, visible)
         if d.application:
-            self._application(f"DVC-{d.hoso_id}", d.filed, code, d, events, w)
+            self._application(f"DVC-{self.province}-{d.hoso_id}", d.filed, code, d, events, w)
         if d.orphan_filed is not None and d.orphan_filed < end:
-            self._application(f"DVC-{d.hoso_id}-X", d.orphan_filed, None, d, [], w)
+            self._application(f"DVC-{self.province}-{d.hoso_id}-X", d.orphan_filed, None, d, [], w)
         if d.payment and d.payment[1] < end:
             pay_at, pay_recorded = d.payment
-            w["portal"].add("payments", f"GD-{d.hoso_id}", to_us(pay_recorded), dumps({
-                "MaGiaoDich": f"GD-{d.hoso_id}", "MaHoSo": code, "SoTien": d.proc["fee"],
+            w["portal"].add("payments", f"GD-{self.province}-{d.hoso_id}", to_us(pay_recorded), dumps({
+                "MaGiaoDich": f"GD-{self.province}-{d.hoso_id}", "MaHoSo": code, "SoTien": d.proc["fee"],
                 "KenhThanhToan": d.base["DuocThanhToanTrucTuyen"], "NgayThanhToan": iso(pay_at),
                 "NgayCapNhat": iso(pay_recorded)}))
             self.counters["payments"] += 1
         done = next((e for e in events if e.status == 10), None)
         if d.rating and done is not None and d.rating[0] < end:
             rated, level = d.rating
-            w["portal"].add("ratings", f"DG-{d.hoso_id}", to_us(rated), dumps({
-                "MaDanhGia": f"DG-{d.hoso_id}", "MaHoSo": code, "MucDoHaiLong": level, "NgayDanhGia": iso(rated),
+            w["portal"].add("ratings", f"DG-{self.province}-{d.hoso_id}", to_us(rated), dumps({
+                "MaDanhGia": f"DG-{self.province}-{d.hoso_id}", "MaHoSo": code, "MucDoHaiLong": level, "NgayDanhGia": iso(rated),
                 "NgayCapNhat": iso(rated)}))
             self.counters["ratings"] += 1
 
@@ -362,7 +363,7 @@ class Simulator:
             agency = self.cat.desk(rng, proc, day)
             received = dt.datetime.combine(day, dt.time(rng.choices(range(24), FILING_HOURS)[0], rng.randrange(60),
                                                         rng.randrange(60)), TZ)
-            number = f"PAKN-{day:%Y%m%d}-{seq:03d}"
+            number = f"PAKN-{self.province}-{day:%Y%m%d}-{seq:03d}"
             versions = [(t, rec) for t, rec in petition(rng, number, received, agency, proc["field"]) if t < self.end]
             for recorded, rec in versions:
                 w.add("petitions", number, to_us(recorded), dumps({**rec, "NgayCapNhat": iso(recorded)}))
