@@ -53,9 +53,11 @@ from tthc.load.loader import (
     RowBuilder,
     copy_rows,
     create_stage,
+    ensure_partitions,
     insert_new_versions,
     known_procedures,
     load_window,
+    local_month,
     register_adapters,
 )
 from tthc.sources.store import open_store
@@ -160,9 +162,16 @@ def drop_database(admin: str, name: str) -> None:
 
 
 def same_shape(conn: psycopg.Connection, entity: Entity, kind: str) -> str:
+    """A table shaped like the entity's raw table: its columns, key and indexes, and partitioned by month
+    like it (``with_partitions`` adds the months rows need)."""
     table = f"bench.{kind}_{entity.name}"
-    conn.execute(f"CREATE TABLE {table} (LIKE {entity.table} INCLUDING ALL)")
+    partitioning = " PARTITION BY RANGE (changed_at)" if entity.monthly else ""
+    conn.execute(f"CREATE TABLE {table} (LIKE {entity.table} INCLUDING ALL){partitioning}")
     return table
+
+
+def with_partitions(conn: psycopg.Connection, entity: Entity, table: str, rows: list[list]) -> None:
+    ensure_partitions(conn, entity, {local_month(r[3]) for r in rows}, table)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -199,6 +208,9 @@ def loader_and_copy(conn: psycopg.Connection, data_dir: Path, procedures: frozen
             per_window.append((lo, hi, stats.rows_read, time.perf_counter() - t0))
             builder = RowBuilder(entity, stats.load_id, dt.datetime.now(dt.UTC), procedures)
             rows = list(builder.rows(pages))
+            with conn.transaction():
+                with_partitions(conn, entity, target, rows)
+                with_partitions(conn, entity, staged, rows)
             t0 = time.perf_counter()
             with conn.transaction():
                 copy_rows(conn, target, entity, rows)
@@ -254,6 +266,8 @@ def insert_rows_sample(conn: psycopg.Connection, dsn: str, data_dir: Path, proce
             if len(rows) >= sample:
                 break
         rows = rows[:sample]
+        with_partitions(conn, entity, target, rows)
+        conn.commit()
         columns = [d.name for d in conn.execute(f"SELECT * FROM {target} LIMIT 0").description]
         t0 = time.perf_counter()
         hook.insert_rows(target, rows, target_fields=columns, commit_every=1000)

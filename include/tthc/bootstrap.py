@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import psycopg
 from psycopg import sql
 
+from tthc import TthcError
 from tthc.config import ROLES, Settings
 from tthc.load.loader import raw_ddl
 from tthc.warehouse import admin_dsn, on_database, with_credentials
@@ -73,6 +74,19 @@ def store_hmac_pads(conn: psycopg.Connection, key: bytes) -> None:
         WHERE pii_hmac_pads.key_fingerprint <> excluded.key_fingerprint""", (ipad, opad, fingerprint))
 
 
+def before_provinces(conn: psycopg.Connection) -> None:
+    """A warehouse built before raw tables carried the province (and were partitioned) is not
+    upgraded in place: say so, rather than fail later on a missing column."""
+    old = conn.execute("""
+        SELECT 1 FROM information_schema.tables t WHERE t.table_schema = 'raw_onestop' AND t.table_name = 'dossiers'
+        AND NOT EXISTS (SELECT 1 FROM information_schema.columns c WHERE c.table_schema = t.table_schema
+                        AND c.table_name = t.table_name AND c.column_name = 'province_code')""").fetchone()
+    if old:
+        raise TthcError("this warehouse predates the province dimension (raw tables without province_code); "
+                        "reload it into a new one: tthc warehouse down, then remove $TTHC_HOME/pgdata "
+                        "(or point TTHC_WAREHOUSE_DB at a new database)")
+
+
 def bootstrap(settings: Settings, dsn: str | None = None) -> str:
     """Create or complete the warehouse; return the admin DSN used."""
     dsn = dsn or admin_dsn(settings, start=True)
@@ -82,6 +96,7 @@ def bootstrap(settings: Settings, dsn: str | None = None) -> str:
         conn.execute("SELECT pg_advisory_lock(hashtext('tthc.bootstrap'))")
         try:
             ensure_roles(conn, settings, dsn)
+            before_provinces(conn)
             ddl = resources.files("tthc").joinpath("sql/bootstrap.sql").read_text()
             with conn.transaction():
                 conn.execute(sql.SQL(ddl).format(db=sql.Identifier(dbname)))

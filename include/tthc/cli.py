@@ -64,6 +64,8 @@ def build_parser() -> OneLineParser:
     demo.add_argument("--start", type=_date, default=dt.date(2025, 3, 3), help="first simulated day")
     demo.add_argument("--dossiers-per-year", type=_positive, default=500_000)
     demo.add_argument("--out", type=Path, default=Path("out"))
+    demo.add_argument("--provinces", default=None,
+                      help="province codes to simulate and load into one warehouse, e.g. 40,38 (default: TTHC_PROVINCES)")
 
     wh = sub.add_parser("warehouse", help="embedded PostgreSQL lifecycle")
     wh.add_argument("action", choices=["up", "down", "dsn", "status"])
@@ -90,6 +92,7 @@ def build_parser() -> OneLineParser:
     ext.add_argument("source", choices=["onestop", "portal", "population", "all"])
     ext.add_argument("--since", required=True)
     ext.add_argument("--until", required=True)
+    ext.add_argument("--province", default=None, help="province code(s), comma-separated (default: TTHC_PROVINCES)")
 
     sub.add_parser("coverage", help="which hours each source and entity has loaded, and the holes (exit 1 on a hole)")
 

@@ -25,6 +25,8 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "TTHC_WAREHOUSE_PORT": ("0", "loopback port of the embedded server; 0 picks a free port once and keeps it"),
     "TTHC_WAREHOUSE_DB": ("tthc", "database name of the embedded warehouse"),
     "TTHC_PROVINCE": ("40", "statistics-office province code (40 = Nghe An)"),
+    "TTHC_PROVINCES": ("", "the provinces one warehouse loads, comma-separated (unset: TTHC_PROVINCE); each province's "
+                       "sources: TTHC_ONESTOP_URL_<code> etc., else the unsuffixed URL"),
     "TTHC_LOADER_PASSWORD": ("(generated)", "password of role tthc_loader"),
     "TTHC_TRANSFORMER_PASSWORD": ("(generated)", "password of role tthc_transformer"),
     "TTHC_BI_PASSWORD": ("(generated)", "password of role tthc_bi"),
@@ -66,7 +68,7 @@ class Settings:
     warehouse_dsn: str  # empty: the embedded server
     warehouse_port: int
     warehouse_db: str
-    province: str
+    province: str  # the first (default) province
     onestop_url: str
     population_url: str
     portal_url: str
@@ -74,6 +76,19 @@ class Settings:
     missing_after_hours: int
     stale_after_minutes: int = 120
     page_size: int = DEFAULT_PAGE_SIZE
+    provinces: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if not self.provinces:
+            object.__setattr__(self, "provinces", (self.province,))
+
+    def source_urls(self, province: str | None = None) -> dict[str, str]:
+        """The three source APIs of one province: ``TTHC_<SOURCE>_URL_<code>``, else the unsuffixed
+        setting (the national population database is one service for every province)."""
+        base = {"onestop": self.onestop_url, "population": self.population_url, "portal": self.portal_url}
+        if province is None or province == self.province:
+            return base
+        return {source: os.environ.get(f"TTHC_{source.upper()}_URL_{province}") or url for source, url in base.items()}
 
     @property
     def embedded(self) -> bool:
@@ -108,10 +123,21 @@ class Settings:
         return self.secret("TTHC_PII_KEY").encode()
 
 
+def province_codes(text: str, setting: str = "TTHC_PROVINCES") -> tuple[str, ...]:
+    """``40,38`` -> ("40", "38"): 2-digit codes, each once, in the order given."""
+    codes = tuple(dict.fromkeys(c.strip() for c in text.split(",") if c.strip()))
+    bad = [c for c in codes if not (c.isdigit() and len(c) == 2)]
+    if bad or not codes:
+        raise TthcError(f"{setting} must be 2-digit province codes separated by commas, got {text!r}")
+    return codes
+
+
 def load() -> Settings:
     province = env("TTHC_PROVINCE")
     if not (province.isdigit() and len(province) == 2):
         raise TthcError(f"TTHC_PROVINCE must be a 2-digit province code, got {province!r}")
+    provinces = province_codes(env("TTHC_PROVINCES")) if env("TTHC_PROVINCES") else (province,)
+    province = provinces[0]
     return Settings(
         home=Path(env("TTHC_HOME")).expanduser().absolute(),
         warehouse_dsn=env("TTHC_WAREHOUSE_DSN"),
@@ -125,6 +151,7 @@ def load() -> Settings:
         missing_after_hours=_int_env("TTHC_MISSING_AFTER_HOURS"),
         stale_after_minutes=_int_env("TTHC_STALE_AFTER_MINUTES"),
         page_size=_page_size(),
+        provinces=provinces,
     )
 
 

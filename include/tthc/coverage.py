@@ -1,4 +1,4 @@
-"""Load coverage: which stretches of time each source and entity has loaded (successful windows joined
+"""Load coverage: which stretches of time each province's source and entity has loaded (successful windows joined
 end to end), and the holes between them (``audit.load_coverage``). Raw tables are version logs keyed by
 record and hash, so time loaded twice holds each version once; time never loaded is the only way to
 lose data, and it shows here. `tthc coverage` prints it and exits 1 when there is a hole."""
@@ -16,6 +16,7 @@ from tthc.calendar import TZ
 
 @dataclass(frozen=True)
 class Stretch:
+    province: str
     source: str
     entity: str
     kind: str  # 'covered' or 'hole'
@@ -30,8 +31,8 @@ class Stretch:
 
 def coverage(dsn: str) -> list[Stretch]:
     with psycopg.connect(dsn) as conn:
-        rows = conn.execute("SELECT source, entity, kind, period_start, period_end, windows FROM audit.load_coverage "
-                            "ORDER BY source, entity, period_start, kind").fetchall()
+        rows = conn.execute("SELECT province_code, source, entity, kind, period_start, period_end, windows "
+                            "FROM audit.load_coverage ORDER BY province_code, source, entity, period_start, kind").fetchall()
     return [Stretch(*r) for r in rows]
 
 
@@ -53,10 +54,10 @@ def cli_coverage(args) -> int:
         return 0
     for s in stretches:
         if s.kind == "covered":
-            print(f"covered    {s.source:10} {s.entity:20} {_local(s.start)} .. {_local(s.end)}  ({s.windows} windows)")
+            print(f"covered    {s.province} {s.source:10} {s.entity:20} {_local(s.start)} .. {_local(s.end)}  ({s.windows} windows)")
         else:
-            print(f"HOLE       {s.source:10} {s.entity:20} {_local(s.start)} .. {_local(s.end)}  ({s.hours:g} h never "
-                  f"loaded: tthc extract {s.source} --since {s.start.astimezone(TZ).isoformat()} "
+            print(f"HOLE       {s.province} {s.source:10} {s.entity:20} {_local(s.start)} .. {_local(s.end)}  ({s.hours:g} h "
+                  f"never loaded: tthc extract {s.source} --province {s.province} --since {s.start.astimezone(TZ).isoformat()} "
                   f"--until {s.end.astimezone(TZ).isoformat()})")
     found = [s for s in stretches if s.kind == "hole"]
     print(f"coverage   {len(found)} hole(s)" + ("" if found else ": every hour between the first and the last load "

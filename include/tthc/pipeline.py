@@ -1,5 +1,5 @@
-"""What the DAG tasks call (and `tthc extract`, and the tests): one window of one source entity,
-and the population verification. No Airflow here; the DAG files resolve their connections and pass
+"""What the DAG tasks call (and `tthc extract`, and the tests): one window of one source entity of
+one province, and the population verification of a province's applicants. No Airflow here; the DAG files resolve their connections and pass
 plain values in.
 """
 
@@ -23,25 +23,32 @@ VERIFY_BATCH = 500
 
 @dataclass(frozen=True)
 class Endpoint:
-    """Where a source API is and its key (from an Airflow connection or the configuration)."""
+    """Where a source API of one province is and its key (from an Airflow connection or the
+    configuration). ``province`` empty: the configured default province."""
 
     url: str
     api_key: str
     timeout: float = 10.0
     max_seconds: float = 600.0
     page_size: int = config_mod.DEFAULT_PAGE_SIZE
+    province: str = ""
+
+    @property
+    def province_code(self) -> str:
+        return self.province or config_mod.load().province
 
 
-def endpoints_from_settings(settings: config_mod.Settings | None = None) -> dict[str, Endpoint]:
+def endpoints_from_settings(settings: config_mod.Settings | None = None, province: str | None = None,
+                            ) -> dict[str, Endpoint]:
     settings = settings or config_mod.load()
-    return {source: Endpoint(url, settings.api_key, page_size=settings.page_size)
-            for source, url in (("onestop", settings.onestop_url), ("population", settings.population_url),
-                                ("portal", settings.portal_url))}
+    province = province or settings.province
+    return {source: Endpoint(url, settings.api_key, page_size=settings.page_size, province=province)
+            for source, url in settings.source_urls(province).items()}
 
 
-def _watermark(conn: psycopg.Connection, source: str, entity: str) -> dt.datetime | None:
-    row = conn.execute("SELECT watermark FROM audit.extract_watermark WHERE source = %s AND entity = %s",
-                       (source, entity)).fetchone()
+def _watermark(conn: psycopg.Connection, province: str, source: str, entity: str) -> dt.datetime | None:
+    row = conn.execute("SELECT watermark FROM audit.extract_watermark "
+                       "WHERE province_code = %s AND source = %s AND entity = %s", (province, source, entity)).fetchone()
     return row[0] if row else None
 
 
@@ -49,26 +56,27 @@ def extract_entity(dsn: str, endpoint: Endpoint, entity_name: str, since: dt.dat
                    ) -> LoadStats:
     """Load one entity's changes recorded in [since, until) (catalogue entities: from their watermark)."""
     entity = ENTITIES[entity_name]
+    province = endpoint.province_code
     if since.tzinfo is None or until.tzinfo is None:
         raise TthcError("window bounds need a time zone")
     with psycopg.connect(dsn) as conn:
         window_start: dt.datetime | None = since
         if entity.reference:
-            window_start = _watermark(conn, entity.source, entity.name)
+            window_start = _watermark(conn, province, entity.source, entity.name)
             if window_start is not None and window_start >= until:
                 window_start = until  # already loaded up to here: an empty window, still logged
-        procedures = known_procedures(conn) if "procedure" in entity.checks else None
+        procedures = known_procedures(conn, province) if "procedure" in entity.checks else None
         client = SourceClient(entity.source, endpoint.url, endpoint.api_key, timeout=endpoint.timeout,
                               max_seconds=endpoint.max_seconds)
         try:
             pages = client.pages(entity.path, window_start, until, limit=endpoint.page_size) \
                 if window_start is None or window_start < until else iter(())
             stats = load_window(conn, entity, pages, window_start, until, procedures,
-                                source_time=lambda: client.source_time)
+                                source_time=lambda: client.source_time, province=province)
             stats.source_s = round(client.stats["seconds"], 3)
             return stats
         except BaseException as err:
-            record_failure(dsn, entity, window_start, until, err, client.source_time)
+            record_failure(dsn, entity, window_start, until, err, client.source_time, province)
             raise
         finally:
             client.close()
@@ -81,20 +89,23 @@ def extract_source(dsn: str, endpoint: Endpoint, source: str, since: dt.datetime
     return [extract_entity(dsn, endpoint, e.name, since, until) for e in entities]
 
 
-def applicants_to_verify(conn: psycopg.Connection) -> list[tuple[str, str]]:
-    """Citizens' IDs seen in dossiers and not verified yet, with the name of their first dossier."""
+def applicants_to_verify(conn: psycopg.Connection, province: str) -> list[tuple[str, str]]:
+    """Citizens' IDs seen in a province's dossiers and not verified for it yet, with the name of their
+    first dossier."""
     return conn.execute(f"""
         SELECT DISTINCT ON (d.applicant_id) d.applicant_id, d.payload->>'ChuHoSo'
         FROM {ENTITIES['dossiers'].table} d
-        WHERE d.applicant_type = 1
-          AND NOT EXISTS (SELECT 1 FROM {VERIFICATIONS.table} v WHERE v.record_key = d.applicant_id)
-        ORDER BY d.applicant_id, d.changed_at""").fetchall()
+        WHERE d.province_code = %(p)s AND d.applicant_type = 1
+          AND NOT EXISTS (SELECT 1 FROM {VERIFICATIONS.table} v
+                          WHERE v.province_code = %(p)s AND v.record_key = d.applicant_id)
+        ORDER BY d.applicant_id, d.changed_at""", {"p": province}).fetchall()
 
 
 def verify_population(dsn: str, endpoint: Endpoint) -> LoadStats:
-    """Batch-verify the applicant IDs not verified yet; load the answers to raw_population."""
+    """Batch-verify a province's applicant IDs not verified yet; load the answers to raw_population."""
+    province = endpoint.province_code
     with psycopg.connect(dsn) as conn:
-        todo = applicants_to_verify(conn)
+        todo = applicants_to_verify(conn, province)
         client = SourceClient("population", endpoint.url, endpoint.api_key, timeout=endpoint.timeout,
                               max_seconds=endpoint.max_seconds)
 
@@ -105,9 +116,9 @@ def verify_population(dsn: str, endpoint: Endpoint) -> LoadStats:
                 yield [{**r, "verified_at": answer["verified_at"]} for r in answer["results"]]
 
         try:
-            return load_window(conn, VERIFICATIONS, pages(), None, None)
+            return load_window(conn, VERIFICATIONS, pages(), None, None, province=province)
         except BaseException as err:
-            record_failure(dsn, VERIFICATIONS, None, None, err)
+            record_failure(dsn, VERIFICATIONS, None, None, err, province=province)
             raise
         finally:
             client.close()
@@ -135,12 +146,14 @@ def cli_extract(args) -> int:
     if since.tzinfo is None or until.tzinfo is None:
         raise TthcError("--since/--until need a UTC offset, e.g. 2025-03-03T00:00:00+07:00")
     settings = config_mod.load()
-    dsn, endpoints = loader_dsn(settings), endpoints_from_settings(settings)
+    dsn = loader_dsn(settings)
+    provinces = config_mod.province_codes(args.province, "--province") if args.province else settings.provinces
     sources = ["onestop", "portal", "population"] if args.source == "all" else [args.source]
-    for source in sources:
+    for province, source in ((p, s) for p in provinces for s in sources):
+        endpoints = endpoints_from_settings(settings, province)
         results = [verify_population(dsn, endpoints[source])] if source == "population" \
             else extract_source(dsn, endpoints[source], source, since, until)
         for s in results:
-            print(f"{s.source:10} {s.entity:20} read {s.rows_read:7} new {s.rows_inserted:7} "
+            print(f"{province} {s.source:10} {s.entity:20} read {s.rows_read:7} new {s.rows_inserted:7} "
                   f"versions {s.rows_updated:6} quarantined {s.rows_quarantined:4}", flush=True)
     return 0

@@ -38,6 +38,7 @@ class Entity:
     reference: bool = False  # catalogue data: read from the watermark on, not by data interval
     id_field: str | None = None  # personal/enterprise ID to check the format of
     checks: tuple[str, ...] = field(default=())
+    monthly: bool = False  # a large version log: partitioned by month of changed_at (tthc.load.partitions)
 
     @property
     def table(self) -> str:
@@ -81,18 +82,18 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
         ("PhienBan", (INT, True)), UPDATED]),
         columns=(Column("dossier_id", "bigint", "HoSoID"), STATUS, Column("applicant_id", "text", "SoGiayToChuHoSo"),
                  Column("applicant_type", "integer", "LoaiDoiTuong")), id_field="SoGiayToChuHoSo",
-        checks=("status", "channel", "fee:LePhi", "due_after_receipt", "procedure", "unique_code")),
+        checks=("status", "channel", "fee:LePhi", "due_after_receipt", "procedure", "unique_code"), monthly=True),
     Entity("onestop", "status_changes", "/v1/status-changes", "MaQuaTrinh", dict([
         ("MaQuaTrinh", (STR, True)), ("HoSoID", (INT, True)), ("MaHoSo", (STR, True)),
         ("TrangThaiHoSo", (INT, True)), ("ThoiGian", (TS, True)), ("DonViXuLy", (STR, True)),
         ("GhiChu", (STR, False)), UPDATED]),
-        columns=(DOSSIER_CODE, STATUS), checks=("status",)),
+        columns=(DOSSIER_CODE, STATUS), checks=("status",), monthly=True),
     Entity("portal", "sync_records", "/v1/sync-records", "MaDongBo", dict([
         ("MaDongBo", (STR, True)), ("MaQuaTrinh", (STR, True)), ("MaHoSo", (STR, True)),
         ("TrangThaiHoSo", (INT, True)), ("ThoiGianThayDoi", (TS, True)), ("NgayDongBo", (TS, True)),
         ("MaTTHC", (STR, True)), ("NgayHenTra", (TS, True)), ("KenhThucHien", (INT, True)),
         ("SoGiayToChuHoSo", (STR, True)), ("DonViXuLy", (STR, True)), UPDATED]),
-        columns=(DOSSIER_CODE, STATUS), id_field="SoGiayToChuHoSo", checks=("status", "channel")),
+        columns=(DOSSIER_CODE, STATUS), id_field="SoGiayToChuHoSo", checks=("status", "channel"), monthly=True),
     Entity("portal", "online_applications", "/v1/online-applications", "MaHoSoDVC", dict([
         ("MaHoSoDVC", (STR, True)), ("MaHoSo", (STR, False)), ("MaTTHC", (STR, True)), ("NgayNop", (TS, True)),
         ("ChuHoSo", (STR, True)), ("SoGiayToChuHoSo", (STR, True)), ("DonViTiepNhan", (STR, True)), UPDATED]),

@@ -11,6 +11,10 @@ CREATE SCHEMA IF NOT EXISTS audit AUTHORIZATION tthc_loader;
 CREATE SCHEMA IF NOT EXISTS staging AUTHORIZATION tthc_transformer;
 CREATE SCHEMA IF NOT EXISTS intermediate AUTHORIZATION tthc_transformer;
 CREATE SCHEMA IF NOT EXISTS marts AUTHORIZATION tthc_transformer;
+-- the monthly partitions of the large facts: read through their partitioned table only (its grants and
+-- row-level security); no reader role may use this schema
+CREATE SCHEMA IF NOT EXISTS marts_partitions AUTHORIZATION tthc_transformer;
+REVOKE ALL ON SCHEMA marts_partitions FROM PUBLIC;
 
 -- raw_*: written by the loader; read by dbt (which pseudonymises) except the quarantine tables,
 -- whose SELECT is revoked from tthc_transformer in raw_tables.sql. BI and inspectors never see raw_*.
