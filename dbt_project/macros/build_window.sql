@@ -77,6 +77,43 @@
     select record_key from {{ source(source_name, table_name) }} where {{ raw_since_last_build() }}
 {%- endmacro %}
 
+{#-
+  Staging of a raw log partitioned by month (tthc.load.loader): the versions of the records that loads
+  since this model's last build touched, from the oldest change those loads brought on, up to the newest
+  change any load brought. A record's current version is never older than a version just loaded, nor
+  newer than everything loaded, so nothing the model needs is outside; and the bounds are constants when
+  the model is compiled (audit.load_run.oldest_changed_at, newest_changed_at), so PostgreSQL plans the
+  read on the partitions between them: an hourly build touches the current month only.
+-#}
+{% macro raw_increment(source_name, table_name) -%}
+    {%- set bounds = raw_increment_bounds(source_name, table_name) -%}
+    changed_at between {{ bounds[0] }} and {{ bounds[1] }}
+    and (province_code, record_key) in (
+        select province_code, record_key from {{ source(source_name, table_name) }}
+        where {{ raw_since_last_build() }} and changed_at between {{ bounds[0] }} and {{ bounds[1] }}
+    )
+{%- endmacro %}
+
+{#- The oldest change the loads after this model's mark brought, and the newest any load up to the
+    build's window brought, as timestamptz literals ('infinity' and '-infinity': nothing new). -#}
+{% macro raw_increment_bounds(source_name, table_name) -%}
+    {%- set found = [none, none] -%}
+    {%- if execute -%}
+        {%- set query -%}
+            select
+                to_char(min(oldest_changed_at) filter (where load_id > {{ build_since() }}) at time zone 'UTC',
+                        'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                to_char(max(newest_changed_at) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+            from audit.load_run
+            where source = '{{ source_name }}' and entity = '{{ table_name }}' and status = 'success'
+                and load_id <= {{ build_upper() }}
+        {%- endset -%}
+        {%- set row = run_query(query).rows[0] -%}
+        {%- set found = [row[0], row[1]] -%}
+    {%- endif -%}
+    {{ return(["'" ~ (found[0] or "infinity") ~ "'::timestamptz", "'" ~ (found[1] or "-infinity") ~ "'::timestamptz"]) }}
+{%- endmacro %}
+
 {#- Later layers: the upstream rows stamped after this model's mark. -#}
 {% macro upstream_since() -%}
     _build_load_id > {{ build_since() }}

@@ -53,6 +53,7 @@ successor_chain as (
 
 select
     {{ surrogate_key(['w.unit_code', 'w.recorded_at']) }} as unit_key,
+    w.province_code,
     w.unit_code,
     w.unit_name,
     w.unit_level,

@@ -53,11 +53,11 @@ successor_chain as (
 
 select
     {{ surrogate_key(['w.agency_code', 'w.recorded_at']) }} as agency_key,
+    w.province_code,
     w.agency_code,
     w.agency_name,
     w.agency_level,
     w.admin_unit_code,
-    w.province_code,
     w.effective_from_date,
     w.effective_to_date,
     w.successor_agency_code,

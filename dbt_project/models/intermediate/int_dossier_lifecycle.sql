@@ -70,6 +70,7 @@ dossiers as (
 
     select
         dossier_code,
+        province_code,
         due_at
     from {{ ref('stg_onestop__dossiers') }}
     {% if is_incremental() %}
@@ -81,6 +82,7 @@ dossiers as (
 finished as (
 
     select
+        d.province_code,
         m.*,
         d.due_at,
         least(m.first_supplement_requested_at, m.rejected_at, m.stopped_at, m.resolved_at, m.returned_at)

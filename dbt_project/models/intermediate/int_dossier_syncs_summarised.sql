@@ -32,6 +32,7 @@ pushes as (
 )
 
 select
+    province_code,
     dossier_code,
     min(synced_at) as first_synced_at,
     max(synced_at) as latest_synced_at,
@@ -39,4 +40,4 @@ select
     min(status_code) filter (where recency = 1) as portal_status_code,
     {{ model_stamp() }} as _build_load_id
 from pushes
-group by dossier_code
+group by province_code, dossier_code

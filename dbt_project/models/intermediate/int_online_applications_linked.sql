@@ -11,6 +11,7 @@
 -- One row per portal application: when it was filed, and when (if ever) a version carrying the
 -- one-stop's dossier code arrived, i.e. when the one-stop handled it.
 select
+    province_code,
     application_code,
     min(filed_at) as filed_at,
     min(recorded_at) as first_recorded_at,
@@ -27,4 +28,4 @@ from {{ ref('stg_portal__online_applications') }}
         where {{ upstream_since() }}
     )
 {% endif %}
-group by application_code
+group by province_code, application_code

@@ -1,4 +1,5 @@
--- SCD2 of the procedure catalogue from the version log.
+-- SCD2 of the procedure catalogue from the version log. A procedure is a province's version of a national
+-- code (each one-stop serves its own catalogue): its identity is (province_code, procedure_code).
 with
 
 versions as (
@@ -11,13 +12,14 @@ windowed as (
 
     select
         *,
-        lead(recorded_at) over (partition by procedure_code order by recorded_at) as next_recorded_at
+        lead(recorded_at) over (partition by province_code, procedure_code order by recorded_at) as next_recorded_at
     from versions
 
 )
 
 select
-    {{ surrogate_key(['procedure_code', 'recorded_at']) }} as procedure_key,
+    {{ surrogate_key(['province_code', 'procedure_code', 'recorded_at']) }} as procedure_key,
+    province_code,
     procedure_code,
     procedure_name,
     field_name,

@@ -46,6 +46,7 @@ pushes as (
 )
 
 select
+    c.province_code,
     c.status_change_id,
     c.dossier_code,
     c.dossier_id,

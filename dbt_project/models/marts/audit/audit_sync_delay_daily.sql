@@ -33,6 +33,7 @@ changes as (
 )
 
 select
+    province_code,
     agency_code,
     recorded_date,
     count(*)::integer as status_change_count,
@@ -48,4 +49,4 @@ select
         as p95_delay_minutes,
     {{ model_stamp() }} as _build_load_id
 from changes
-group by agency_code, recorded_date
+group by province_code, agency_code, recorded_date

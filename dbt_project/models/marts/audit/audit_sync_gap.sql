@@ -33,6 +33,7 @@ dossiers as (
 
     select
         dossier_code,
+        province_code,
         procedure_code,
         status_code,
         portal_status_code
@@ -53,6 +54,7 @@ agencies as (
 procedures as (
 
     select
+        province_code,
         procedure_code,
         procedure_name
     from {{ ref('dim_procedure') }}
@@ -62,6 +64,7 @@ procedures as (
 
 select
     g.gap_id,
+    g.province_code,
     g.gap_code,
     r.title as gap_title,
     g.gap_key,
@@ -91,4 +94,4 @@ cross join latest_check as l
 left join rules as r on g.gap_code = r.gap_code
 left join dossiers as d on g.dossier_code = d.dossier_code
 left join agencies as a on g.agency_code = a.agency_code
-left join procedures as p on d.procedure_code = p.procedure_code
+left join procedures as p on d.province_code = p.province_code and d.procedure_code = p.procedure_code

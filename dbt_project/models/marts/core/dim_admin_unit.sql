@@ -2,6 +2,7 @@
 -- the unit in force today that took over this one's area (itself if it still exists).
 select
     unit_key,
+    province_code,
     unit_code,
     unit_name,
     unit_level,

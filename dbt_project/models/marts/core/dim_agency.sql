@@ -2,12 +2,12 @@
 -- today that took over this one's dossiers (itself if it still exists).
 select
     a.agency_key,
+    a.province_code,
     a.agency_code,
     a.agency_name,
     a.agency_level,
     a.admin_unit_code,
     u.current_unit_code,
-    a.province_code,
     a.successor_agency_code,
     a.current_agency_code,
     a.effective_from_date,

@@ -65,10 +65,13 @@ attributes as (
 
 verifications as (
 
-    select * from {{ ref('stg_population__verifications') }}
+    -- the latest answer, whichever province's batch asked (an applicant is one person nationwide)
+    select distinct on (applicant_key) *
+    from {{ ref('stg_population__verifications') }}
     {% if is_incremental() %}
         where applicant_key in (select t.applicant_key from touched as t)
     {% endif %}
+    order by applicant_key asc, verified_at desc, province_code asc
 
 )
 

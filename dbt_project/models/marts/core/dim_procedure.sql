@@ -1,6 +1,7 @@
--- The procedure catalogue, SCD2: one row per version.
+-- The procedure catalogue, SCD2: one row per version of a province's procedure (province_code, procedure_code).
 select
     procedure_key,
+    province_code,
     procedure_code,
     procedure_name,
     field_name,

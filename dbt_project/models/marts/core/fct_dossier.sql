@@ -70,6 +70,7 @@ procedures as (
 select
     -- keys
     d.dossier_code,
+    d.province_code,
     d.dossier_id,
     ra.agency_key,
     l.receiving_agency_code,
@@ -150,5 +151,5 @@ left join agencies as ra
         and d.filed_at >= ra.valid_from and (ra.valid_to is null or d.filed_at < ra.valid_to)
 left join procedures as p
     on
-        d.procedure_code = p.procedure_code
+        d.province_code = p.province_code and d.procedure_code = p.procedure_code
         and d.filed_at >= p.valid_from and (p.valid_to is null or d.filed_at < p.valid_to)

@@ -4,6 +4,8 @@
         unique_key='status_change_id',
         incremental_strategy='merge',
         on_schema_change='append_new_columns',
+        partition_by_month={'column': 'recorded_at', 'raw': ['onestop', 'status_changes']},
+        pre_hook="{{ ensure_month_partitions() }}",
         meta={'row_scope': 'agency_code', 'upstream_models': ['stg_onestop__status_changes']},
         indexes=[{'columns': ['dossier_code']}, {'columns': ['recorded_at']}],
     )
@@ -34,6 +36,7 @@ changes as (
 
 select
     status_change_id,
+    province_code,
     dossier_code,
     dossier_id,
     agency_code,

@@ -13,6 +13,7 @@
 -- gateway). Join fct_dossier on dossier_code for the agency and procedure.
 select
     payment_id,
+    province_code,
     dossier_code,
     payment_channel_code,
     case payment_channel_code when 1 then 'national portal' when 2 then 'provincial gateway' end

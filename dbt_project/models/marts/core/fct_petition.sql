@@ -12,6 +12,7 @@
 -- answered, and the petitioner's satisfaction (1 satisfied, 2 acceptable, 3 not satisfied).
 select
     petition_code,
+    province_code,
     agency_code,
     field_name,
     received_at,

@@ -4,6 +4,8 @@
         unique_key='status_change_id',
         incremental_strategy='merge',
         on_schema_change='append_new_columns',
+        partition_by_month={'column': 'recorded_at', 'raw': ['onestop', 'status_changes']},
+        pre_hook="{{ ensure_month_partitions() }}",
         meta={'row_scope': 'agency_code', 'upstream_models': ['int_status_changes_synced']},
         indexes=[{'columns': ['dossier_code']}, {'columns': ['recorded_at']}, {'columns': ['agency_code', 'recorded_date']}],
     )
@@ -23,6 +25,7 @@ synced as (
 
 select
     status_change_id,
+    province_code,
     dossier_code,
     agency_code,
     status_code,

@@ -13,6 +13,7 @@
 -- 2 satisfied, 3 acceptable, 4 not satisfied (the negative answer the 766 index counts).
 select
     rating_id,
+    province_code,
     dossier_code,
     satisfaction_level,
     case satisfaction_level

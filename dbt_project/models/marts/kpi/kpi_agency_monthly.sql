@@ -94,6 +94,7 @@ received as (
 received_counts as (
 
     select
+        province_code,
         kpi_agency_code as agency_code,
         month_start,
         count(*) as received,
@@ -112,7 +113,7 @@ received_counts as (
         count(*) filter (where is_online) as online,
         count(*) filter (where is_online and is_vneid_verified) as vneid_verified
     from received
-    group by 1, 2
+    group by 1, 2, 3
 
 ),
 
@@ -121,6 +122,7 @@ paid_procedures as (
     select distinct
         m.month_start,
         d.receiving_agency_code as agency_code,
+        d.province_code,
         d.procedure_code
     from months as m
     inner join {{ ref('fct_payment') }} as pay on m.month_begins_at <= pay.paid_at and m.evaluated_at > pay.paid_at
@@ -132,6 +134,7 @@ procedure_counts as (
 
     -- procedures the agency handled in the month, in their version in force at the evaluation time
     select
+        h.province_code,
         h.agency_code,
         h.month_start,
         count(*) as handled,
@@ -142,6 +145,7 @@ procedure_counts as (
         count(*) filter (where p.has_fee and p.has_payment_integrated) as payment_integrated,
         count(*) filter (where p.has_fee and pp.procedure_code is not null) as with_online_payment
     from (select distinct
+        province_code,
         kpi_agency_code as agency_code,
         month_start,
         evaluated_at,
@@ -149,11 +153,13 @@ procedure_counts as (
     from received) as h
     inner join {{ ref('dim_procedure') }} as p
         on
-            h.procedure_code = p.procedure_code
+            h.province_code = p.province_code and h.procedure_code = p.procedure_code
             and h.evaluated_at >= p.valid_from and (p.valid_to is null or h.evaluated_at < p.valid_to)
     left join paid_procedures as pp
-        on h.agency_code = pp.agency_code and h.month_start = pp.month_start and h.procedure_code = pp.procedure_code
-    group by 1, 2
+        on
+            h.agency_code = pp.agency_code and h.month_start = pp.month_start
+            and h.province_code = pp.province_code and h.procedure_code = pp.procedure_code
+    group by 1, 2, 3
 
 ),
 
@@ -163,12 +169,14 @@ progress as (
     -- (or overdue by a second supplement request); the open ones count that time as their finish
     select
         month_start,
+        province_code,
         agency_code,
         count(*) filter (where counts_on_time) as on_time,
         count(*) as counted
     from (
         select
             m.month_start,
+            d.province_code,
             d.agency_code,
             d.is_on_time as counts_on_time
         from months as m
@@ -176,6 +184,7 @@ progress as (
         union all
         select
             m.month_start,
+            d.province_code,
             d.agency_code,
             false as counts_on_time
         from months as m
@@ -186,6 +195,7 @@ progress as (
         union all
         select
             m.month_start,
+            d.province_code,
             d.agency_code,
             false as counts_on_time
         from months as m
@@ -194,7 +204,7 @@ progress as (
                 m.evaluated_at <= d.finished_at and coalesce(d.received_at, d.rejected_at) < m.evaluated_at
                 and m.evaluated_at > d.due_at
     ) as counted
-    group by 1, 2
+    group by 1, 2, 3
 
 ),
 
@@ -202,12 +212,13 @@ resolved as (
 
     select
         m.month_start,
+        d.province_code,
         d.agency_code,
         count(*) as resolved,
         count(*) filter (where d.has_e_result) as e_results
     from months as m
     inner join dossiers as d on m.month_begins_at <= d.resolved_at and m.evaluated_at > d.resolved_at
-    group by 1, 2
+    group by 1, 2, 3
 
 ),
 
@@ -217,6 +228,7 @@ portal_receipts as (
     -- status 2), at the receiving agency (the other side of 1.4)
     select
         m.month_start,
+        s.province_code,
         s.agency_code,
         count(distinct s.dossier_code) as seen
     from months as m
@@ -225,7 +237,7 @@ portal_receipts as (
             s.status_code = 2 and not s.is_handover
             and m.month_begins_at <= s.changed_at and m.evaluated_at > s.changed_at
             and m.evaluated_at > s.first_synced_at
-    group by 1, 2
+    group by 1, 2, 3
 
 ),
 
@@ -233,13 +245,14 @@ ratings as (
 
     select
         m.month_start,
+        d.province_code,
         d.agency_code,
         count(*) as rated,
         count(*) filter (where r.is_negative) as negative
     from months as m
     inner join {{ ref('fct_rating') }} as r on m.month_begins_at <= r.rated_at and m.evaluated_at > r.rated_at
     inner join dossiers as d on r.dossier_code = d.dossier_code
-    group by 1, 2
+    group by 1, 2, 3
 
 ),
 
@@ -248,6 +261,7 @@ petitions as (
     -- 6.2: answered in the month, or open at its evaluation time past due; 6.3: answered and rated
     select
         m.month_start,
+        p.province_code,
         p.agency_code,
         count(
             *) filter (
@@ -273,7 +287,7 @@ petitions as (
                 (p.answered_at is null or m.evaluated_at <= p.answered_at) and m.evaluated_at > p.due_at
                 and m.evaluated_at > p.received_at
             )
-    group by 1, 2
+    group by 1, 2, 3
 
 ),
 
@@ -281,6 +295,7 @@ counts as (
 
     -- every (agency, month) with activity, and each indicator's numerator (n_) and denominator (d_)
     select
+        k.province_code,
         k.agency_code,
         k.month_start,
         coalesce(pc.published, 0) as n_1_1,
@@ -323,26 +338,31 @@ counts as (
         coalesce(pt.rated, 0) as d_5_3
     from (
         select
+            province_code,
             agency_code,
             month_start
         from received_counts
         union
         select
+            province_code,
             agency_code,
             month_start
         from progress
         union
         select
+            province_code,
             agency_code,
             month_start
         from resolved
         union
         select
+            province_code,
             agency_code,
             month_start
         from petitions
         union
         select
+            province_code,
             agency_code,
             month_start
         from ratings
@@ -399,6 +419,7 @@ scored as (
 )
 
 select
+    province_code,
     agency_code,
     to_char(month_start, 'YYYY-MM') as year_month,
     month_start,

@@ -9,9 +9,9 @@ source as (
 
 versions as (
 
-    select distinct on (record_key, changed_at) *
+    select distinct on (province_code, record_key, changed_at) *
     from source
-    order by record_key, changed_at, _record_hash
+    order by province_code, record_key, changed_at, _record_hash
 
 ),
 
@@ -19,6 +19,7 @@ renamed as (
 
     select
         -- keys
+        province_code,
         record_key as unit_code,
         payload ->> 'MaDonViCha' as parent_unit_code,
         payload ->> 'MaDonViMoi' as successor_unit_code,

@@ -1,4 +1,5 @@
 -- Every version of every agency (a slowly changing catalogue: dim_agency is built from the versions).
+-- province_code is the province whose one-stop serves the agency; its own MaTinh must name the same one.
 with
 
 source as (
@@ -9,9 +10,9 @@ source as (
 
 versions as (
 
-    select distinct on (record_key, changed_at) *
+    select distinct on (province_code, record_key, changed_at) *
     from source
-    order by record_key, changed_at, _record_hash
+    order by province_code, record_key, changed_at, _record_hash
 
 ),
 
@@ -19,9 +20,10 @@ renamed as (
 
     select
         -- keys
+        province_code,
         record_key as agency_code,
         payload ->> 'MaDonViHanhChinh' as admin_unit_code,
-        payload ->> 'MaTinh' as province_code,
+        payload ->> 'MaTinh' as agency_province_code,
         payload ->> 'MaDonViKeThua' as successor_agency_code,
 
         -- attributes

@@ -15,16 +15,16 @@ source as (
 
     select * from {{ source('onestop', 'dossiers') }}
     {% if is_incremental() %}
-        where record_key in ({{ raw_touched_keys('onestop', 'dossiers') }})
+        where {{ raw_increment('onestop', 'dossiers') }}
     {% endif %}
 
 ),
 
 current_version as (
 
-    select distinct on (record_key) *
+    select distinct on (province_code, record_key) *
     from source
-    order by record_key asc, changed_at desc, (payload ->> 'PhienBan')::int desc
+    order by province_code asc, record_key asc, changed_at desc, (payload ->> 'PhienBan')::int desc
 
 ),
 
@@ -32,6 +32,7 @@ renamed as (
 
     select
         -- keys
+        province_code,
         record_key as dossier_code,
         dossier_id,
         payload ->> 'MaTTHC' as procedure_code,

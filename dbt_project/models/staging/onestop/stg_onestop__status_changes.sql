@@ -15,16 +15,16 @@ source as (
 
     select * from {{ source('onestop', 'status_changes') }}
     {% if is_incremental() %}
-        where record_key in ({{ raw_touched_keys('onestop', 'status_changes') }})
+        where {{ raw_increment('onestop', 'status_changes') }}
     {% endif %}
 
 ),
 
 deduplicated as (
 
-    select distinct on (record_key) *
+    select distinct on (province_code, record_key) *
     from source
-    order by record_key asc, changed_at desc
+    order by province_code asc, record_key asc, changed_at desc
 
 ),
 
@@ -32,6 +32,7 @@ renamed as (
 
     select
         -- keys
+        province_code,
         record_key as status_change_id,
         (payload ->> 'HoSoID')::bigint as dossier_id,
         dossier_code,

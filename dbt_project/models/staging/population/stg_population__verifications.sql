@@ -1,14 +1,15 @@
 {{
     config(
         materialized='incremental',
-        unique_key='applicant_key',
+        unique_key=['province_code', 'applicant_key'],
         incremental_strategy='merge',
         on_schema_change='append_new_columns',
-        indexes=[{'columns': ['applicant_key'], 'unique': True}, {'columns': ['_build_load_id']}],
+        indexes=[{'columns': ['province_code', 'applicant_key'], 'unique': True}, {'columns': ['_build_load_id']}],
     )
 }}
--- One row per verified ID number: the latest answer of the population database. The ID leaves as an
--- HMAC (the same as the dossiers' applicant_key).
+-- One row per province and verified ID number: the latest answer of the population database to that
+-- province's batch (two provinces may verify the same person). The ID leaves as an HMAC (the same as the
+-- dossiers' applicant_key).
 with
 
 source as (
@@ -22,9 +23,9 @@ source as (
 
 latest as (
 
-    select distinct on (record_key) *
+    select distinct on (province_code, record_key) *
     from source
-    order by record_key asc, changed_at desc
+    order by province_code asc, record_key asc, changed_at desc
 
 ),
 
@@ -32,6 +33,7 @@ renamed as (
 
     select
         -- keys
+        province_code,
         {{ hmac_sha256('record_key') }} as applicant_key,
 
         -- outcome

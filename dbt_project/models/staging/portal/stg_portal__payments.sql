@@ -21,9 +21,9 @@ source as (
 
 deduplicated as (
 
-    select distinct on (record_key) *
+    select distinct on (province_code, record_key) *
     from source
-    order by record_key asc, changed_at desc
+    order by province_code asc, record_key asc, changed_at desc
 
 ),
 
@@ -31,6 +31,7 @@ renamed as (
 
     select
         -- keys
+        province_code,
         record_key as payment_id,
         dossier_code,
 

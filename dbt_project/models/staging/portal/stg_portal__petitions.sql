@@ -22,9 +22,9 @@ source as (
 
 current_version as (
 
-    select distinct on (record_key) *
+    select distinct on (province_code, record_key) *
     from source
-    order by record_key asc, changed_at desc
+    order by province_code asc, record_key asc, changed_at desc
 
 ),
 
@@ -32,6 +32,7 @@ renamed as (
 
     select
         -- keys
+        province_code,
         record_key as petition_code,
         payload ->> 'DonViXuLy' as agency_code,
 

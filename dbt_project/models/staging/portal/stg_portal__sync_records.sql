@@ -15,16 +15,16 @@ source as (
 
     select * from {{ source('portal', 'sync_records') }}
     {% if is_incremental() %}
-        where record_key in ({{ raw_touched_keys('portal', 'sync_records') }})
+        where {{ raw_increment('portal', 'sync_records') }}
     {% endif %}
 
 ),
 
 deduplicated as (
 
-    select distinct on (record_key) *
+    select distinct on (province_code, record_key) *
     from source
-    order by record_key asc, changed_at desc
+    order by province_code asc, record_key asc, changed_at desc
 
 ),
 
@@ -32,6 +32,7 @@ renamed as (
 
     select
         -- keys
+        province_code,
         record_key as sync_id,
         payload ->> 'MaQuaTrinh' as status_change_id,
         dossier_code,
