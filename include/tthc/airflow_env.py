@@ -72,4 +72,5 @@ def local_airflow_env(settings: config_mod.Settings) -> dict[str, str]:
     return {**airflow_settings(settings),
             "AIRFLOW__API_AUTH__JWT_SECRET": settings.secret("TTHC_AIRFLOW_JWT_SECRET", nbytes=48),
             **airflow_env(role_dsn(settings, "tthc_loader"), settings.api_key, source_urls(settings),
-                          role_dsn(settings, "tthc_transformer"))}
+                          role_dsn(settings, "tthc_transformer"),
+                          {p: settings.source_urls(p) for p in settings.provinces[1:]})}

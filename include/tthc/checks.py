@@ -205,11 +205,16 @@ WITH before AS (
     FROM gap_finding AS f LEFT JOIN audit.sync_gap AS g ON g.gap_id = f.gap_id
 ),
 upserted AS (
-    INSERT INTO audit.sync_gap AS g (gap_id, gap_code, gap_key, dossier_code, agency_code, opened_at, closed_at,
-                                     retracted_at, first_seen_run, last_seen_run, detail)
-    SELECT gap_id, gap_code, gap_key, dossier_code, agency_code, opened_at, closed_at, NULL, %(as_of)s, %(as_of)s,
-           detail
-    FROM gap_finding
+    INSERT INTO audit.sync_gap AS g (gap_id, gap_code, gap_key, province_code, dossier_code, agency_code, opened_at,
+                                     closed_at, retracted_at, first_seen_run, last_seen_run, detail)
+    SELECT gap_id, gap_code, gap_key,
+           -- the province whose one-stop serves the agency (else holds the dossier)
+           coalesce((SELECT a.province_code FROM staging.stg_onestop__agencies AS a
+                     WHERE a.agency_code = f.agency_code LIMIT 1),
+                    (SELECT d.province_code FROM staging.stg_onestop__dossiers AS d
+                     WHERE d.dossier_code = f.dossier_code LIMIT 1), '??'),
+           dossier_code, agency_code, opened_at, closed_at, NULL, %(as_of)s, %(as_of)s, detail
+    FROM gap_finding AS f
     ON CONFLICT (gap_id) DO UPDATE SET
         dossier_code = excluded.dossier_code, agency_code = excluded.agency_code, closed_at = excluded.closed_at,
         retracted_at = NULL, last_seen_run = excluded.last_seen_run, detail = excluded.detail
@@ -252,16 +257,18 @@ def replay_freshness(conn: psycopg.Connection, as_of: dt.datetime, params: Param
     hourly pipeline's observations, whether its fetch succeeded or not) and whenever a load was served,
     the newest change served so far, and whether office_after(it, stale_after) had passed by then."""
     changes = {"opened": 0, "closed": 0}
-    for source in FEED_SOURCES:
+    provinces = [p for (p,) in conn.execute("SELECT DISTINCT province_code FROM audit.load_run ORDER BY 1")]
+    for province, source in ((p, s) for p in provinces for s in FEED_SOURCES):
         state = conn.execute("SELECT newest_changed_at, observed_at, last_load_id, open_gap_id "
-                             "FROM audit.source_freshness WHERE source = %s FOR UPDATE", (source,)).fetchone()
+                             "FROM audit.source_freshness WHERE province_code = %s AND source = %s FOR UPDATE",
+                             (province, source)).fetchone()
         loads = conn.execute("""
             SELECT load_id, coalesce(served_at, finished_at), status, newest_changed_at, window_start
             FROM audit.load_run
-            WHERE source = %(source)s AND coalesce(served_at, finished_at) <= %(as_of)s
+            WHERE province_code = %(province)s AND source = %(source)s AND coalesce(served_at, finished_at) <= %(as_of)s
               AND (%(after)s::timestamptz IS NULL
                    OR (coalesce(served_at, finished_at), load_id) > (%(after)s, %(after_id)s))
-            ORDER BY 2, 1""", {"source": source, "as_of": as_of, "after": state[1] if state else None,
+            ORDER BY 2, 1""", {"province": province, "source": source, "as_of": as_of, "after": state[1] if state else None,
                                "after_id": state[2] if state else None}).fetchall()
         if state:
             newest, observed, last_id, open_id = state
@@ -291,25 +298,25 @@ def replay_freshness(conn: psycopg.Connection, as_of: dt.datetime, params: Param
                 open_id = opened_at = None
             if stale and open_id is None:
                 opened_at = due
-                open_id = f"G8|{source}|{due.astimezone(dt.UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}"
+                open_id = f"G8|{source}|{due.astimezone(dt.UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}|{province}"
                 conn.execute("""
-                    INSERT INTO audit.sync_gap (gap_id, gap_code, gap_key, opened_at, first_seen_run, last_seen_run,
-                                                detail)
-                    VALUES (%s, 'G8', %s, %s, %s, %s, %s)
+                    INSERT INTO audit.sync_gap (gap_id, gap_code, gap_key, province_code, opened_at, first_seen_run,
+                                                last_seen_run, detail)
+                    VALUES (%s, 'G8', %s, %s, %s, %s, %s, %s)
                     ON CONFLICT (gap_id) DO UPDATE SET closed_at = NULL, last_seen_run = excluded.last_seen_run""",
-                             (open_id, source, due, as_of, as_of,
+                             (open_id, source, province, due, as_of, as_of,
                               json.dumps({"newest_change_at": newest.isoformat(), "observed_at": observed.isoformat()})))
                 changes["opened"] += 1
             elif open_id:
                 conn.execute("UPDATE audit.sync_gap SET last_seen_run = %s WHERE gap_id = %s", (as_of, open_id))
         conn.execute("""
-            INSERT INTO audit.source_freshness (source, newest_changed_at, stale_from, observed_at, last_load_id,
-                                                is_stale, open_gap_id)
-            VALUES (%s, %s, %s, %s, %s, %s, %s)
-            ON CONFLICT (source) DO UPDATE SET newest_changed_at = excluded.newest_changed_at,
+            INSERT INTO audit.source_freshness (province_code, source, newest_changed_at, stale_from, observed_at,
+                                                last_load_id, is_stale, open_gap_id)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+            ON CONFLICT (province_code, source) DO UPDATE SET newest_changed_at = excluded.newest_changed_at,
                 stale_from = excluded.stale_from, observed_at = excluded.observed_at,
                 last_load_id = excluded.last_load_id, is_stale = excluded.is_stale, open_gap_id = excluded.open_gap_id""",
-                     (source, newest, office_after(newest, params.stale_after_minutes), observed, last_id,
+                     (province, source, newest, office_after(newest, params.stale_after_minutes), observed, last_id,
                       open_id is not None, open_id))
     return changes
 
@@ -403,8 +410,8 @@ def _second(value: str | dt.datetime | None) -> dt.datetime | None:
 
 
 def score(dsn: str, truth_path: Path) -> dict[str, dict]:
-    """Per code: recall (truth gaps found with the same key and opened_at: to the second for G1-G7, within
-    one check interval for G8), precision (found gaps that are in the truth), and how many matched gaps
+    """Per code, on the truth's province: recall (truth gaps found with the same key and opened_at: to the
+    second for G1-G7, within one check interval for G8), precision (found gaps that are in the truth), and how many matched gaps
     also agree on closed_at. Retracted findings and findings opening after the truth's period are ignored."""
     truth = json.loads(Path(truth_path).read_text())
     end = _second(truth["period"]["end"])
@@ -413,7 +420,8 @@ def score(dsn: str, truth_path: Path) -> dict[str, dict]:
         expected[g["code"]].append((g["key"], _second(g["opened_at"]), _second(g["closed_at"])))
     with psycopg.connect(dsn) as conn:
         rows = conn.execute("SELECT gap_code, gap_key, opened_at, closed_at FROM audit.sync_gap "
-                            "WHERE retracted_at IS NULL AND opened_at < %s", (end,)).fetchall()
+                            "WHERE retracted_at IS NULL AND opened_at < %s AND province_code = %s",
+                            (end, truth["province"])).fetchall()
     found: dict[str, list] = {c: [] for c in CODES}
     for code, key, opened, closed in rows:
         closed = _second(closed)
@@ -439,17 +447,19 @@ def score(dsn: str, truth_path: Path) -> dict[str, dict]:
 
 # --- the evaluation time --------------------------------------------------------------------------
 def data_until(dsn: str, upper_load_id: int | None = None) -> dt.datetime:
-    """How far the newest build's data reaches: the least, over the feed sources, of the end of their
-    newest window loaded (up to the build window's upper load id). The checks' default as_of: a source
-    that is behind does not make the other's changes look unsynchronised."""
+    """How far the newest build's data reaches: the least, over the provinces' feed sources, of the end of
+    their newest window loaded (up to the build window's upper load id). The checks' default as_of: a
+    source that is behind does not make the other's changes look unsynchronised."""
     with psycopg.connect(dsn) as conn:
         if upper_load_id is None:
             upper_load_id = conn.execute("SELECT max(upper_load_id) FROM audit.build_window").fetchone()[0]
-        ends = dict(conn.execute("""
-            SELECT source, max(window_end) FROM audit.load_run
+        rows = conn.execute("""
+            SELECT province_code, source, max(window_end) FROM audit.load_run
             WHERE status = 'success' AND source = ANY(%s) AND load_id <= coalesce(%s, 9223372036854775807)
-            GROUP BY source""", (list(FEED_SOURCES), upper_load_id)).fetchall())
-    if not ends or any(ends.get(s) is None for s in FEED_SOURCES):
+            GROUP BY 1, 2""", (list(FEED_SOURCES), upper_load_id)).fetchall()
+    ends = {(p, s): end for p, s, end in rows}
+    provinces = {p for p, _ in ends}
+    if not ends or any(ends.get((p, s)) is None for p in provinces for s in FEED_SOURCES):
         raise TthcError("nothing loaded yet from both feed sources: run the extract DAGs (or tthc demo) first")
     return min(ends.values())
 

@@ -1,7 +1,10 @@
 """Shared wiring for the DAG files (kept out of dags/ so the files stay a few lines each).
 
 Resolves the Airflow connections (``AIRFLOW_CONN_TTHC_WAREHOUSE``, ``AIRFLOW_CONN_TTHC_ONESTOP``,
-``..._POPULATION``, ``..._PORTAL``) into the plain values the pipeline functions take. The only
+``..._POPULATION``, ``..._PORTAL``) into the plain values the pipeline functions take. Each province
+has its own sources: ``tthc_onestop_38`` etc., else the unsuffixed connection (the default province's,
+and the national population database's). The extract tasks are mapped over the configured provinces
+(``TTHC_PROVINCES``): one task instance per province and entity. The only
 Airflow import is inside ``connection()``, so this module imports without Airflow.
 """
 
@@ -47,12 +50,25 @@ def warehouse_dsn() -> str:
     return uri.replace("postgres://", "postgresql://", 1)
 
 
-def endpoint(source: str) -> Endpoint:
-    conn = connection(f"tthc_{source}")
+def provinces() -> list[str]:
+    """The provinces this deployment loads (``TTHC_PROVINCES``), read when a run starts."""
+    from tthc import config as config_mod
+
+    return list(config_mod.load().provinces)
+
+
+def endpoint(source: str, province: str | None = None) -> Endpoint:
+    """A province's source API from its connection ``tthc_<source>_<province>``, else ``tthc_<source>``."""
+    from airflow.exceptions import AirflowNotFoundException
+
+    try:
+        conn = connection(f"tthc_{source}_{province}") if province else connection(f"tthc_{source}")
+    except AirflowNotFoundException:
+        conn = connection(f"tthc_{source}")
     scheme = conn.schema or "http"
     port = f":{conn.port}" if conn.port else ""
     page_size = int((conn.extra_dejson or {}).get("page_size", DEFAULT_PAGE_SIZE))
-    return Endpoint(f"{scheme}://{conn.host}{port}", conn.password or "", page_size=page_size)
+    return Endpoint(f"{scheme}://{conn.host}{port}", conn.password or "", page_size=page_size, province=province or "")
 
 
 def asset_uris(source: str) -> dict[str, str]:
@@ -78,22 +94,43 @@ def hourly():
     return CronDataIntervalTimetable(HOURLY, timezone=TIMEZONE)
 
 
+def name_map_index(province: str) -> None:
+    """The mapped instance shows its province in the UI (map_index_template="{{ province }}")."""
+    from airflow.sdk import get_current_context
+
+    get_current_context()["province"] = province
+
+
+def province_list():
+    """The task that reads the configured provinces at run time (what the load tasks map over)."""
+    from airflow.sdk import task
+
+    @task(task_id="provinces")
+    def configured() -> list[str]:
+        return provinces()
+
+    return configured()
+
+
 def entity_load_tasks(source: str) -> list:
-    """One task per entity of a source (catalogue first), each loading the run's data interval and
-    declaring its raw table as an Asset; chained so a window's entities load one after another."""
+    """One task per entity of a source (catalogue first), mapped over the provinces (one instance per
+    province and entity), each loading the run's data interval from its province's source and declaring
+    its raw table as an Asset; chained so a window's entities load one after another."""
     from airflow.sdk import Asset, chain, task
 
     from tthc.pipeline import extract_entity
 
     uris = asset_uris(source)
+    codes = province_list()
     tasks = []
     for entity in reference_first(source):
-        @task(task_id=f"load_{entity}", outlets=[Asset(uris[entity])])
-        def load(data_interval_start=None, data_interval_end=None, entity=entity):
-            return extract_entity(warehouse_dsn(), endpoint(source), entity, data_interval_start,
+        @task(task_id=f"load_{entity}", outlets=[Asset(uris[entity])], map_index_template="{{ province }}")
+        def load(province: str, data_interval_start=None, data_interval_end=None, entity=entity):
+            name_map_index(province)
+            return extract_entity(warehouse_dsn(), endpoint(source, province), entity, data_interval_start,
                                   data_interval_end).as_dict()
 
-        tasks.append(load())
+        tasks.append(load.expand(province=codes))
     chain(*tasks)
     return tasks
 
@@ -146,7 +183,8 @@ def run_checks(as_of: dt.datetime, run_id: str | None = None) -> dict:
                 result.open_counts, "passed" if result.gx_success else "found gaps", result.gx_summary.get("data_docs"))
     missing = holes(dsn)
     for h in missing:
-        log.warning("load hole: %s.%s [%s, %s) never loaded", h.source, h.entity, h.start.isoformat(), h.end.isoformat())
+        log.warning("load hole: %s %s.%s [%s, %s) never loaded", h.province, h.source, h.entity, h.start.isoformat(),
+                    h.end.isoformat())
     if result.open_counts.get("G8"):
         raise TthcError(f"a source is stale (G8 open: {result.open_counts['G8']}): the pipeline is not "
                         "receiving changes; see audit.source_freshness")
@@ -164,19 +202,23 @@ def marts_counts() -> dict[str, int]:
         return {t: db.execute(f'SELECT count(*) FROM marts."{t}"').fetchone()[0] for t in tables}
 
 
-def airflow_env(dsn: str, api_key: str, urls: dict[str, str], transformer_dsn: str | None = None) -> dict[str, str]:
-    """AIRFLOW_CONN_* variables for the local warehouse and sources (demo, tests, make airflow)."""
+def airflow_env(dsn: str, api_key: str, urls: dict[str, str], transformer_dsn: str | None = None,
+                province_urls: dict[str, dict[str, str]] | None = None) -> dict[str, str]:
+    """AIRFLOW_CONN_* variables for the local warehouse and sources (demo, tests, make airflow);
+    ``province_urls`` adds each further province's own sources (``AIRFLOW_CONN_TTHC_ONESTOP_38``)."""
     import json
     from urllib.parse import urlsplit
 
     env = {f"AIRFLOW_CONN_{WAREHOUSE_CONN.upper()}": dsn}
     if transformer_dsn:
         env[f"AIRFLOW_CONN_{TRANSFORMER_CONN.upper()}"] = transformer_dsn
-    for source, url in urls.items():
+    named = [(f"AIRFLOW_CONN_TTHC_{source.upper()}", url) for source, url in urls.items()]
+    named += [(f"AIRFLOW_CONN_TTHC_{source.upper()}_{province}", url)
+              for province, by_source in (province_urls or {}).items() for source, url in by_source.items()]
+    for name, url in named:
         parts = urlsplit(url)
-        env[f"AIRFLOW_CONN_TTHC_{source.upper()}"] = json.dumps({
-            "conn_type": "http", "host": parts.hostname, "port": parts.port, "schema": parts.scheme,
-            "password": api_key})
+        env[name] = json.dumps({"conn_type": "http", "host": parts.hostname, "port": parts.port,
+                                "schema": parts.scheme, "password": api_key})
     return env
 
 
@@ -192,4 +234,4 @@ def inspector_report(data_interval_start: dt.datetime) -> dict:
     settings = config_mod.load()
     day = data_interval_start.astimezone(TZ).date()
     root = Path(config_mod.env("TTHC_REPORT_DIR") or settings.home / "reports")
-    return build_report(transformer_dsn(), day, root / day.isoformat(), settings.province).as_dict()
+    return build_report(transformer_dsn(), day, root / day.isoformat(), settings.provinces).as_dict()

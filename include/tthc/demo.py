@@ -1,7 +1,8 @@
 """`tthc demo`: the whole pipeline built so far, end to end, on the embedded default.
 
 1. the warehouse: the embedded PostgreSQL (or TTHC_WAREHOUSE_DSN), bootstrapped;
-2. the sources: a simulated province for D days, served by the three APIs on free loopback ports;
+2. the sources: each simulated province (``--provinces 40,38``: several in one warehouse) for D days,
+   served by its own three APIs on free loopback ports;
 3. the loads: every hourly interval of `onestop_extract` and `portal_extract`, and
    `population_verify` after each day's one-stop loads, each a real Airflow run (`dag.test()`);
    Before each hour's runs the sources' clock moves to that hour, as a live deployment would meet them;
@@ -98,10 +99,22 @@ def print_kpi(kpi: list[dict], agency_names: dict[str, str], shown: int = 8) -> 
                   f"{k['total']:5.1f}  [{groups}]")
 
 
-def gaps_report(dsn: str, truth_path) -> tuple[dict, dict, dict]:
-    """The gaps the checks found (per code: all, open, retracted), their accuracy against the truth, and
-    the newest check run (as of, mode, GX outcome, Data Docs)."""
-    accuracy = score(dsn, truth_path)
+def combined_accuracy(by_province: dict[str, dict]) -> dict[str, dict]:
+    """The provinces' scores summed per code (recall and precision over all their gaps)."""
+    out = {}
+    for code in next(iter(by_province.values())):
+        total = {k: sum(a[code][k] for a in by_province.values()) for k in ("truth", "found", "matched",
+                                                                             "closed_at_agrees")}
+        out[code] = {**total, "recall": round(total["matched"] / total["truth"], 4) if total["truth"] else 1.0,
+                     "precision": round(total["matched"] / total["found"], 4) if total["found"] else 1.0}
+    return out
+
+
+def gaps_report(dsn: str, truth_paths: dict[str, object]) -> tuple[dict, dict, dict, dict]:
+    """The gaps the checks found (per code: all, open, retracted), their accuracy against each province's
+    truth and together, and the newest check run (as of, mode, GX outcome, Data Docs)."""
+    by_province = {p: score(dsn, path) for p, path in truth_paths.items()}
+    accuracy = combined_accuracy(by_province)
     with psycopg.connect(dsn) as conn:
         gaps = {code: {"found": found, "open": still, "retracted": retracted} for code, found, still, retracted in
                 conn.execute("""
@@ -115,7 +128,7 @@ def gaps_report(dsn: str, truth_path) -> tuple[dict, dict, dict]:
     if row:
         check = {"as_of": row[0].isoformat(), "mode": row[1], "gx_success": row[2],
                  "data_docs": (row[3] or {}).get("data_docs")}
-    return {c: gaps.get(c, {"found": 0, "open": 0, "retracted": 0}) for c in accuracy}, accuracy, check
+    return {c: gaps.get(c, {"found": 0, "open": 0, "retracted": 0}) for c in accuracy}, accuracy, by_province, check
 
 
 def print_gaps(gaps: dict, accuracy: dict, check: dict, seconds: float) -> None:
@@ -161,11 +174,13 @@ class DayProgress:
 
 
 def layer_rows(dsn: str) -> dict[str, tuple[int, int]]:
-    """(tables, rows) per schema of the warehouse: raw_*, staging, intermediate, marts, audit."""
+    """(tables, rows) per schema of the warehouse: raw_*, staging, intermediate, marts, audit (a partitioned
+    table counts once, its partitions not again)."""
     with psycopg.connect(dsn) as conn:
         tables = conn.execute("""
-            SELECT schemaname, tablename FROM pg_tables
-            WHERE schemaname LIKE 'raw\\_%' OR schemaname IN ('staging', 'intermediate', 'marts', 'audit')
+            SELECT n.nspname, c.relname FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+            WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+              AND (n.nspname LIKE 'raw\\_%' OR n.nspname IN ('staging', 'intermediate', 'marts', 'audit'))
             ORDER BY 1, 2""").fetchall()
         out: dict[str, tuple[int, int]] = {}
         for schema, table in tables:
@@ -188,13 +203,38 @@ def print_table(title: str, header: list[str], rows: list[list]) -> None:
             print("    " + "  ".join("-" * w for w in widths))
 
 
-def print_summary(dsn: str, quarantined: dict, gaps: dict, accuracy: dict, kpi: list[dict], timings: dict) -> None:
-    """The run in four tables: rows per layer, gaps by code with their accuracy, the 766 total per agency
-    (by level, for the last month) and the stage timings."""
+def province_rows(dsn: str) -> list[list]:
+    """Per province and all together: dossiers, status changes, portal pushes, gaps found, the 766 mean."""
+    with psycopg.connect(dsn) as conn:
+        return [list(r) for r in conn.execute("""
+            WITH d AS (SELECT province_code, count(*) AS n FROM marts.fct_dossier GROUP BY ROLLUP (1)),
+            c AS (SELECT province_code, count(*) AS n, count(*) FILTER (WHERE is_synced) AS synced
+                  FROM marts.fct_portal_sync GROUP BY ROLLUP (1)),
+            g AS (SELECT province_code, count(*) AS n FROM audit.sync_gap WHERE retracted_at IS NULL GROUP BY ROLLUP (1)),
+            k AS (SELECT province_code, avg(total_points) AS mean FROM marts.kpi_agency_monthly GROUP BY ROLLUP (1))
+            SELECT coalesce(p.province_code || ' ' || p.province_name, 'all'), coalesce(d.n, 0)::int,
+                   coalesce(c.n, 0)::int, coalesce(c.synced, 0)::int, coalesce(g.n, 0)::int,
+                   to_char(k.mean, 'FM990.0')
+            FROM d
+            LEFT JOIN marts.dim_province AS p ON p.province_code = d.province_code
+            LEFT JOIN c ON c.province_code IS NOT DISTINCT FROM d.province_code
+            LEFT JOIN g ON g.province_code IS NOT DISTINCT FROM d.province_code
+            LEFT JOIN k ON k.province_code IS NOT DISTINCT FROM d.province_code
+            ORDER BY d.province_code IS NULL, d.province_code""")]
+
+
+def print_summary(dsn: str, quarantined: dict, gaps: dict, accuracy: dict, kpi: list[dict], timings: dict,
+                  provinces: int = 1) -> None:
+    """The run in tables: rows per layer, the provinces apart and together (when several), gaps by code
+    with their accuracy, the 766 total per agency (by level, for the last month) and the stage timings."""
     print("summary")
     layers = layer_rows(dsn)
     print_table("rows per layer", ["schema", "tables", "rows"], [[s, t, n] for s, (t, n) in layers.items()]
                 + [["quarantined (raw_*.quarantine)", "", sum(quarantined["by_reason"].values())]])
+    if provinces > 1:
+        print_table("provinces, apart and together (marts.dim_province; every mart and gap has province_code)",
+                    ["province", "dossiers", "status changes", "synced", "gaps found", "766 mean"],
+                    province_rows(dsn))
     print_table("sync gaps (found = not retracted; scored against truth.json)",
                 ["code", "found", "open", "truth", "recall", "precision"],
                 [[c, gaps[c]["found"], gaps[c]["open"], a["truth"], a["recall"], a["precision"]]
@@ -271,8 +311,12 @@ def _run_demo(args, ctrl_c: CtrlC) -> int:
     from tthc.sources.sim.truth import Params
 
     timings: dict[str, float] = {}
-    for source in SOURCES:  # free ports, so a demo never collides with a server already running
-        os.environ[f"TTHC_{source.upper()}_URL"] = f"http://127.0.0.1:{free_port()}"
+    if args.provinces:
+        os.environ["TTHC_PROVINCES"] = ",".join(config_mod.province_codes(args.provinces, "--provinces"))
+    provinces = config_mod.load().provinces
+    for n, province in enumerate(provinces):  # free ports: a demo never collides with a server already running
+        for source in SOURCES:
+            os.environ[f"TTHC_{source.upper()}_URL" + (f"_{province}" if n else "")] = f"http://127.0.0.1:{free_port()}"
     settings = config_mod.load()
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -289,28 +333,38 @@ def _run_demo(args, ctrl_c: CtrlC) -> int:
     print(f"pii key    TTHC_PII_KEY ({key_from}): outside raw_* applicants exist only as HMAC-SHA256 of their ID")
 
     t0 = time.monotonic()
-    data_dir = out / "sources"
-    truth = simulate(args.seed, args.start, args.days, data_dir, args.dossiers_per_year, "default", settings.province,
-                     params=Params.from_settings(settings))
+    data_dirs = {p: out / ("sources" if n == 0 else f"sources-{p}") for n, p in enumerate(provinces)}
+    truths = {}
+    for n, (province, data_dir) in enumerate(data_dirs.items()):  # each province its own draw of the seed
+        truth = truths[province] = simulate(args.seed + n, args.start, args.days, data_dir, args.dossiers_per_year,
+                                            "default", province, params=Params.from_settings(settings))
+        print(f"simulate   province {province}, {args.days} days from {args.start}: "
+              f"{truth['counts']['dossiers']} dossiers, {truth['counts']['status_changes']} status changes, "
+              f"{sum(truth['bad_record_counts'].values())} bad records, gaps {truth['gap_counts']}")
     timings["simulate"] = round(time.monotonic() - t0, 2)
-    print(f"simulate   province {settings.province}, {args.days} days from {args.start}: "
-          f"{truth['counts']['dossiers']} dossiers, {truth['counts']['status_changes']} status changes, "
-          f"{sum(truth['bad_record_counts'].values())} bad records, gaps {truth['gap_counts']}")
+
+    from contextlib import ExitStack
 
     from tthc.airflow_local import DagRunner
     from tthc.live import set_clock
-    from tthc.pipeline import Endpoint
+    from tthc.pipeline import endpoints_from_settings
 
     t0 = time.monotonic()
-    with SourcesProcess(data_dir) as sources:
-        ctrl_c.cleanups.append(sources.stop)
-        print(f"sources    one-stop {settings.onestop_url}, population {settings.population_url}, "
-              f"portal {settings.portal_url}")
-        endpoints = {s: Endpoint(getattr(settings, f"{s}_url"), settings.api_key) for s in SOURCES}
+    with ExitStack() as stack:
+        endpoints: dict[str, object] = {}
+        for province, data_dir in data_dirs.items():
+            urls = settings.source_urls(province)
+            sources = SourcesProcess(data_dir, env={f"TTHC_{s.upper()}_URL": url for s, url in urls.items()})
+            ctrl_c.cleanups.append(sources.stop)
+            stack.enter_context(sources)
+            print(f"sources    province {province}: one-stop {urls['onestop']}, population {urls['population']}, "
+                  f"portal {urls['portal']}")
+            endpoints.update({f"{s}_{province}": ep for s, ep in endpoints_from_settings(settings, province).items()})
         runner = DagRunner(settings)
         start = dt.datetime.combine(args.start, dt.time(0), TZ)
         failed = []
-        print("extract    per simulated day: 24 onestop_extract + 24 portal_extract runs + population_verify", flush=True)
+        print("extract    per simulated day: 24 onestop_extract + 24 portal_extract runs + population_verify"
+              + (f", each mapped over provinces {', '.join(provinces)}" if len(provinces) > 1 else ""), flush=True)
         progress = DayProgress(dsn, args.days, 24 * 2 + 1)
         try:
             for day in range(args.days):
@@ -353,7 +407,7 @@ def _run_demo(args, ctrl_c: CtrlC) -> int:
     with psycopg.connect(dsn) as conn:
         names = dict(conn.execute("SELECT agency_code, agency_name FROM marts.dim_agency WHERE is_current"))
     print_kpi(kpi, names)
-    gaps, accuracy, check = gaps_report(dsn, data_dir / "truth.json")
+    gaps, accuracy, by_province, check = gaps_report(dsn, {p: d / "truth.json" for p, d in data_dirs.items()})
     print_gaps(gaps, accuracy, check, timings["checks"])
 
     from tthc.report import build_report
@@ -362,7 +416,7 @@ def _run_demo(args, ctrl_c: CtrlC) -> int:
     t0 = time.monotonic()
     last_day = args.start + dt.timedelta(days=args.days - 1)
     inspector = role_dsn(settings, "tthc_inspector")
-    report = build_report(inspector, last_day, out / "report", settings.province)
+    report = build_report(inspector, last_day, out / "report", provinces)
     timings["report"] = round(time.monotonic() - t0, 2)
     print(f"report     {report.path} (as tthc_inspector, from marts: {len(report.charts)} charts, "
           f"{len(report.csv_files)} CSV files; open the file in a browser) in {timings['report']:.0f}s")
@@ -375,8 +429,8 @@ def _run_demo(args, ctrl_c: CtrlC) -> int:
     previous = previous_run(out)
     same_input = previous is not None and all(previous.get(k) == v for k, v in (
         ("seed", args.seed), ("days", args.days), ("start", args.start.isoformat()), ("province", settings.province),
-        ("dossiers_per_year", args.dossiers_per_year)))
-    print_summary(dsn, quarantined, gaps, accuracy, kpi, timings)
+        ("provinces", list(provinces)), ("dossiers_per_year", args.dossiers_per_year)))
+    print_summary(dsn, quarantined, gaps, accuracy, kpi, timings, len(provinces))
     if same_input and previous.get("marts_checksum"):
         same = previous["marts_checksum"] == marts_checksum
         print(f"marts      checksum {marts_checksum}: {'the same as' if same else 'DIFFERENT from'} the previous run "
@@ -385,14 +439,19 @@ def _run_demo(args, ctrl_c: CtrlC) -> int:
         print(f"marts      checksum {marts_checksum} (a second run on the same input gives the same)")
     summary = {
         "seed": args.seed, "days": args.days, "start": args.start.isoformat(), "province": settings.province,
+        "provinces": list(provinces),
         "dossiers_per_year": args.dossiers_per_year, "marts_checksum": marts_checksum, "mart_checksums": checksums,
         "warehouse_dsn_redacted": redact(dsn), "rows": rows, "quarantined": quarantined["by_reason"],
-        "truth": {"dossiers": truth["counts"]["dossiers"], "gaps": truth["gap_counts"],
-                  "bad_records": truth["bad_record_counts"]},
+        "truth": {"dossiers": sum(t["counts"]["dossiers"] for t in truths.values()),
+                  "gaps": {c: sum(t["gap_counts"].get(c, 0) for t in truths.values()) for c in truth["gap_counts"]},
+                  "bad_records": {k: sum(t["bad_record_counts"].get(k, 0) for t in truths.values())
+                                  for k in {k for t in truths.values() for k in t["bad_record_counts"]}}},
+        "truth_by_province": {p: {"dossiers": t["counts"]["dossiers"], "gaps": t["gap_counts"]}
+                              for p, t in truths.items()},
         "kpi766": kpi, "gaps": {c: g["found"] for c, g in gaps.items()},
         "gaps_open": {c: g["open"] for c, g in gaps.items()},
         "gaps_retracted": {c: g["retracted"] for c, g in gaps.items()},
-        "accuracy": accuracy, "checks": check, "report": str(report.path), "report_counts": report.counts,
+        "accuracy": accuracy, "accuracy_by_province": by_province, "checks": check, "report": str(report.path), "report_counts": report.counts,
         "dbt_docs": str(docs), "failed_runs": failed, "timings_s": timings,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))

@@ -232,7 +232,8 @@ SELECT 'G6'::text AS gap_code, d.dossier_code AS gap_key, ''::text AS instance, 
 FROM staging.stg_onestop__dossiers AS d
 JOIN first_seen AS f ON f.dossier_code = d.dossier_code
 JOIN handler AS h ON h.dossier_code = d.dossier_code
-JOIN staging.stg_population__verifications AS v ON v.applicant_key = d.applicant_key
+JOIN staging.stg_population__verifications AS v
+  ON v.province_code = d.province_code AND v.applicant_key = d.applicant_key
 WHERE d.applicant_type_code = 1 AND v.verification_result IN ('not_found', 'mismatch')
 """)
 

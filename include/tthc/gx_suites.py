@@ -83,6 +83,8 @@ def declared_suites() -> dict[str, tuple[str, list]]:
     suites["gap_register"] = ("sync_gap", [
         e.ExpectColumnValuesToNotBeNull(column="gap_key", description="Every gap has a key."),
         e.ExpectColumnValuesToNotBeNull(column="opened_at", description="Every gap has an opening time."),
+        e.ExpectColumnValuesToMatchRegex(column="province_code", regex=r"^[0-9]{2}$",
+                                         description="Every gap names its province (2-digit code)."),
         e.ExpectColumnValuesToBeInSet(column="gap_code", value_set=list(CODES),
                                       description="Gap codes are G1-G8."),
         e.ExpectColumnPairValuesAToBeGreaterThanB(

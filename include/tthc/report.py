@@ -1,6 +1,8 @@
 """The inspectors' audit report for one day: a self-contained HTML page (plotly.js embedded, opens from
 disk with no network) and the CSV files behind every chart and table, built from ``marts`` only.
 
+One report covers the provinces it is given (one warehouse may hold several): the overview adds them
+up and a table shows each apart; every drill-down row names its province.
 Vietnamese headings with English sub-labels. Sections: the province overview (sync ratio, on-time rate,
 online rate, open gaps by code; 30-day trends), the sync delay (bands per day, distribution per agency,
 the worst agencies and procedures), drill-down tables (open gaps; late dossiers without an apology
@@ -15,6 +17,7 @@ import csv
 import datetime as dt
 import html
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,15 +60,18 @@ receipts AS (
     SELECT recorded_date AS day, count(*) AS receipts, count(*) FILTER (WHERE is_synced) AS synced
     FROM marts.fct_portal_sync
     WHERE status_code = 2 AND recorded_date BETWEEN %(first)s AND %(day)s AND NOT coalesce(is_handover, false)
+      AND province_code = ANY(%(provinces)s)
     GROUP BY 1
 ),
 finished AS (
     SELECT finished_date AS day, count(*) AS finished, count(*) FILTER (WHERE is_on_time) AS on_time
-    FROM marts.fct_dossier WHERE finished_date BETWEEN %(first)s AND %(day)s GROUP BY 1
+    FROM marts.fct_dossier WHERE finished_date BETWEEN %(first)s AND %(day)s AND province_code = ANY(%(provinces)s)
+    GROUP BY 1
 ),
 received AS (
     SELECT received_date AS day, count(*) AS received, count(*) FILTER (WHERE is_online) AS online
-    FROM marts.fct_dossier WHERE received_date BETWEEN %(first)s AND %(day)s GROUP BY 1
+    FROM marts.fct_dossier WHERE received_date BETWEEN %(first)s AND %(day)s AND province_code = ANY(%(provinces)s)
+    GROUP BY 1
 )
 SELECT d.day, coalesce(r.receipts, 0), coalesce(r.synced, 0), coalesce(f.finished, 0), coalesce(f.on_time, 0),
        coalesce(v.received, 0), coalesce(v.online, 0)
@@ -76,13 +82,51 @@ LEFT JOIN received AS v ON v.day = d.day
 ORDER BY d.day
 """
 
+BY_PROVINCE = """
+WITH receipts AS (
+    SELECT province_code, count(*) AS receipts, count(*) FILTER (WHERE is_synced) AS synced
+    FROM marts.fct_portal_sync
+    WHERE status_code = 2 AND recorded_date = %(day)s AND NOT coalesce(is_handover, false)
+      AND province_code = ANY(%(provinces)s)
+    GROUP BY ROLLUP (1)
+),
+finished AS (
+    SELECT province_code, count(*) AS finished, count(*) FILTER (WHERE is_on_time) AS on_time
+    FROM marts.fct_dossier WHERE finished_date = %(day)s AND province_code = ANY(%(provinces)s) GROUP BY ROLLUP (1)
+),
+received AS (
+    SELECT province_code, count(*) AS received, count(*) FILTER (WHERE is_online) AS online
+    FROM marts.fct_dossier WHERE received_date = %(day)s AND province_code = ANY(%(provinces)s) GROUP BY ROLLUP (1)
+),
+gaps AS (
+    SELECT province_code, count(*) AS open_gaps FROM marts.audit_sync_gap
+    WHERE opened_at < %(day_end)s AND (closed_at IS NULL OR closed_at >= %(day_end)s) AND NOT is_retracted
+      AND province_code = ANY(%(provinces)s)
+    GROUP BY ROLLUP (1)
+),
+provinces AS (  -- in the order given, then all together
+    SELECT code AS province_code, n FROM unnest(%(provinces)s::text[]) WITH ORDINALITY AS u (code, n)
+    UNION ALL SELECT NULL, NULL
+)
+SELECT coalesce(p.province_code || ' ' || coalesce(n.province_name, ''), 'Tất cả / all'),
+       coalesce(r.receipts, 0), coalesce(r.synced, 0), coalesce(f.finished, 0), coalesce(f.on_time, 0),
+       coalesce(v.received, 0), coalesce(v.online, 0), coalesce(g.open_gaps, 0)
+FROM provinces AS p
+LEFT JOIN marts.dim_province AS n ON n.province_code = p.province_code
+LEFT JOIN receipts AS r ON r.province_code IS NOT DISTINCT FROM p.province_code
+LEFT JOIN finished AS f ON f.province_code IS NOT DISTINCT FROM p.province_code
+LEFT JOIN received AS v ON v.province_code IS NOT DISTINCT FROM p.province_code
+LEFT JOIN gaps AS g ON g.province_code IS NOT DISTINCT FROM p.province_code
+ORDER BY p.n NULLS LAST
+"""
+
 OPEN_GAPS_BY_DAY = """
 SELECT d::date AS day, g.gap_code, count(g.gap_id)
 FROM generate_series(%(first)s::date, %(day)s::date, interval '1 day') AS d
 JOIN marts.audit_sync_gap AS g
   ON g.opened_at < (d::date + 1)::timestamp AT TIME ZONE %(tz)s
  AND (g.closed_at IS NULL OR g.closed_at >= (d::date + 1)::timestamp AT TIME ZONE %(tz)s)
- AND NOT g.is_retracted
+ AND NOT g.is_retracted AND g.province_code = ANY(%(provinces)s)
 GROUP BY 1, 2 ORDER BY 1, 2
 """
 
@@ -90,7 +134,7 @@ BANDS_BY_DAY = """
 SELECT recorded_date, sum(synced_within_15_min_count), sum(synced_within_1_h_count), sum(synced_within_24_h_count),
        sum(synced_later_count), sum(never_synced_count), sum(status_change_count)
 FROM marts.audit_sync_delay_daily
-WHERE recorded_date BETWEEN %(first)s AND %(day)s
+WHERE recorded_date BETWEEN %(first)s AND %(day)s AND province_code = ANY(%(provinces)s)
 GROUP BY 1 ORDER BY 1
 """
 
@@ -104,7 +148,7 @@ SELECT s.agency_code, coalesce(a.agency_name, s.agency_code), count(*) AS change
        percentile_cont(array[0.05, 0.25, 0.5, 0.75, 0.95]) WITHIN GROUP (ORDER BY s.sync_delay_seconds / 60.0)
 FROM marts.fct_portal_sync AS s
 LEFT JOIN marts.dim_agency AS a ON a.agency_code = s.agency_code AND a.is_current
-WHERE s.recorded_date BETWEEN %(first)s AND %(day)s
+WHERE s.recorded_date BETWEEN %(first)s AND %(day)s AND s.province_code = ANY(%(provinces)s)
 GROUP BY 1, 2
 """
 
@@ -115,8 +159,9 @@ SELECT d.procedure_code, coalesce(p.procedure_name, d.procedure_code), count(*) 
        percentile_cont(0.95) WITHIN GROUP (ORDER BY s.sync_delay_seconds / 60.0) AS p95
 FROM marts.fct_portal_sync AS s
 JOIN marts.fct_dossier AS d ON d.dossier_code = s.dossier_code
-LEFT JOIN marts.dim_procedure AS p ON p.procedure_code = d.procedure_code AND p.is_current
-WHERE s.recorded_date BETWEEN %(first)s AND %(day)s
+LEFT JOIN marts.dim_procedure AS p
+  ON p.province_code = d.province_code AND p.procedure_code = d.procedure_code AND p.is_current
+WHERE s.recorded_date BETWEEN %(first)s AND %(day)s AND s.province_code = ANY(%(provinces)s)
 GROUP BY 1, 2 HAVING count(*) >= %(min_changes)s
 ORDER BY count(*) FILTER (WHERE s.sync_delay_band IN ('within 15 min', 'within 1 h'))::numeric / count(*),
          never DESC, 1
@@ -125,9 +170,10 @@ LIMIT 15
 
 OPEN_GAPS = """
 SELECT gap_code, gap_title, gap_key, dossier_code, agency_code, agency_name, procedure_code, procedure_name,
-       onestop_status_code, portal_status_code, opened_at, age_working_hours
+       onestop_status_code, portal_status_code, opened_at, age_working_hours, province_code
 FROM marts.audit_sync_gap
 WHERE opened_at < %(day_end)s AND (closed_at IS NULL OR closed_at >= %(day_end)s) AND NOT is_retracted
+  AND province_code = ANY(%(provinces)s)
 ORDER BY opened_at, gap_code, gap_key
 """
 
@@ -136,8 +182,9 @@ SELECT d.dossier_code, d.agency_code, a.agency_name, d.procedure_code, p.procedu
        d.status_code
 FROM marts.fct_dossier AS d
 LEFT JOIN marts.dim_agency AS a ON a.agency_code = d.agency_code AND a.is_current
-LEFT JOIN marts.dim_procedure AS p ON p.procedure_code = d.procedure_code AND p.is_current
-WHERE d.due_at >= %(first_start)s AND d.due_at < %(day_end)s
+LEFT JOIN marts.dim_procedure AS p
+  ON p.province_code = d.province_code AND p.procedure_code = d.procedure_code AND p.is_current
+WHERE d.due_at >= %(first_start)s AND d.due_at < %(day_end)s AND d.province_code = ANY(%(provinces)s)
   AND coalesce(d.finished_at, 'infinity') > d.due_at AND NOT d.has_apology_letter
 ORDER BY d.due_at, d.dossier_code
 """
@@ -147,8 +194,9 @@ SELECT d.dossier_code, d.agency_code, a.agency_name, d.procedure_code, p.procedu
        d.applicant_type_code
 FROM marts.fct_dossier AS d
 LEFT JOIN marts.dim_agency AS a ON a.agency_code = d.agency_code AND a.is_current
-LEFT JOIN marts.dim_procedure AS p ON p.procedure_code = d.procedure_code AND p.is_current
-WHERE d.is_online AND d.filed_at >= %(first_start)s AND d.filed_at < %(day_end)s AND {condition}
+LEFT JOIN marts.dim_procedure AS p
+  ON p.province_code = d.province_code AND p.procedure_code = d.procedure_code AND p.is_current
+WHERE d.province_code = ANY(%(provinces)s) AND d.is_online AND d.filed_at >= %(first_start)s AND d.filed_at < %(day_end)s AND {condition}
 ORDER BY d.filed_at, d.dossier_code
 """
 
@@ -156,7 +204,7 @@ KPI = """
 SELECT k.*, coalesce(a.agency_name, k.agency_code) AS agency_name
 FROM marts.kpi_agency_monthly AS k
 LEFT JOIN marts.dim_agency AS a ON a.agency_code = k.agency_code AND a.is_current
-WHERE k.year_month = %(month)s
+WHERE k.year_month = %(month)s AND k.province_code = ANY(%(provinces)s)
 ORDER BY k.total_points DESC, k.agency_code
 """
 
@@ -244,23 +292,31 @@ th,td{border:1px solid #dde;padding:3px 6px;text-align:left;vertical-align:top} 
 
 
 # --- the report ---------------------------------------------------------------------------------------
-def build_report(dsn: str, day: dt.date, out: Path, province: str = "40") -> Report:
-    """Write ``out/index.html`` and the CSV files for ``day`` (30-day trends end on it)."""
+def build_report(dsn: str, day: dt.date, out: Path, provinces: str | Sequence[str] | None = None) -> Report:
+    """Write ``out/index.html`` and the CSV files for ``day`` (30-day trends end on it), for the given
+    province(s) (default: every province the marts hold): together, and each apart."""
     import plotly.graph_objects as go
 
     t0 = time.monotonic()
+    provinces = [provinces] if isinstance(provinces, str) else None if provinces is None else list(provinces)
     out.mkdir(parents=True, exist_ok=True)
     first = day - dt.timedelta(days=TREND_DAYS - 1)
     day_end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), TZ)
     first_start = dt.datetime.combine(first, dt.time(0), TZ)
     p = {"first": first, "day": day, "day_end": day_end, "first_start": first_start, "tz": str(TZ),
-         "month": day.strftime("%Y-%m"), "min_changes": 20}
+         "month": day.strftime("%Y-%m"), "min_changes": 20, "provinces": provinces}
     report = Report(day=day, path=out / "index.html")
     charts = Charts()
     with psycopg.connect(dsn) as conn:
         if conn.execute("SELECT to_regclass('marts.fct_dossier')").fetchone()[0] is None:
             raise TthcError("no marts yet: build the star schema first (tthc build, or tthc demo)")
+        if provinces is None:
+            provinces = [c for (c,) in conn.execute("SELECT province_code FROM marts.dim_province ORDER BY 1")]
+            p["provinces"] = provinces
         overview = conn.execute(OVERVIEW, p).fetchall()
+        by_province = conn.execute(BY_PROVINCE, p).fetchall()
+        names = dict(conn.execute("SELECT province_code, province_name FROM marts.dim_province "
+                                  "WHERE province_code = ANY(%(provinces)s)", p).fetchall())
         gaps_by_day = conn.execute(OPEN_GAPS_BY_DAY, p).fetchall()
         bands = conn.execute(BANDS_BY_DAY, p).fetchall()
         by_agency = conn.execute(DELAY_BY_AGENCY, p).fetchall()
@@ -317,8 +373,17 @@ def build_report(dsn: str, day: dt.date, out: Path, province: str = "40") -> Rep
     else:
         gaps_chart = Charts.empty("chart-open-gaps", "no open gap in 30 days")
     gap_counts = " ".join(f"{c}: {open_today.get(c, 0)}" for c in GAP_CODES)
+    province_rows = [[r[0], r[1], _pct(r[2], r[1]), r[3], _pct(r[4], r[3]), r[5], _pct(r[6], r[5]), r[7]]
+                     for r in by_province]
+    report.csv_files.append(_write_csv(out, "by_province.csv", [
+        "province", "receipts", "sync_ratio_pct", "finished", "on_time_pct", "received", "online_pct",
+        "open_gaps"], province_rows))
+    province_table = _table("by-province", ["Tỉnh / province", "Tiếp nhận / receipts", "Đồng bộ / synced (%)",
+                                            "Kết thúc / finished", "Đúng hạn / on time (%)", "Tiếp nhận HS / received",
+                                            "Trực tuyến / online (%)", "Sai lệch mở / open gaps"], province_rows)
     sections.append(f"""<h2>1. Tổng quan toàn tỉnh <small>Province overview</small></h2>
 <div class="cards">{cards}</div><p class="note">Sai lệch đang mở cuối ngày / open at day end — {gap_counts}</p>
+<h3>Theo tỉnh, trong ngày <small>Each province apart and all together, on the day</small></h3>{province_table}
 {overview_chart}{gaps_chart}""")
 
     # 2. sync delay -------------------------------------------------------------------------------------
@@ -363,7 +428,8 @@ def build_report(dsn: str, day: dt.date, out: Path, province: str = "40") -> Rep
 
     # 3. drill-down -------------------------------------------------------------------------------------
     gap_headers = ["gap_code", "gap_title", "gap_key", "dossier_code", "agency_code", "agency_name", "procedure_code",
-                   "procedure_name", "onestop_status_code", "portal_status_code", "opened_at", "age_working_hours"]
+                   "procedure_name", "onestop_status_code", "portal_status_code", "opened_at", "age_working_hours",
+                   "province_code"]
     report.csv_files.append(_write_csv(out, "open_gaps.csv", gap_headers, open_gaps))
     dossier_headers = ["dossier_code", "agency_code", "agency_name", "procedure_code", "procedure_name"]
     report.csv_files.append(_write_csv(out, "late_without_apology.csv",
@@ -376,9 +442,9 @@ def build_report(dsn: str, day: dt.date, out: Path, province: str = "40") -> Rep
     sections.append(f"""<h2>3. Chi tiết <small>Drill-down</small></h2>
 <h3>Sai lệch đang mở cuối ngày ({len(open_gaps):,}) <small>Open gaps at the end of the day: the dossier, its agency and
 procedure, the status on each side now, the age in working hours (to its close or the latest check)</small></h3>
-{_table("open-gaps", ["Mã / code", "Hồ sơ / key", "Cơ quan / agency", "Thủ tục / procedure", "Một cửa / one-stop",
-                       "Cổng / portal", "Mở lúc / opened", "Tuổi (giờ LV) / age (wh)"],
-        [[r[0], r[2], r[5] or r[4], r[7] or r[6], r[8], r[9], r[10], r[11]] for r in open_gaps],
+{_table("open-gaps", ["Mã / code", "Tỉnh / province", "Hồ sơ / key", "Cơ quan / agency", "Thủ tục / procedure",
+                       "Một cửa / one-stop", "Cổng / portal", "Mở lúc / opened", "Tuổi (giờ LV) / age (wh)"],
+        [[r[0], r[12], r[2], r[5] or r[4], r[7] or r[6], r[8], r[9], r[10], r[11]] for r in open_gaps],
         empty="Không có sai lệch đang mở / No open gap")}
 <h3>Hồ sơ trễ hạn chưa có phiếu xin lỗi ({len(late):,}) <small>Late dossiers without an apology letter (due in the
 30 days)</small></h3>
@@ -406,10 +472,11 @@ for {day.strftime('%Y-%m')}: each group's points and the numbers behind them</sm
                      "online_by_civil_servants": len(by_servants), "online_not_vneid_verified": len(unverified),
                      "kpi_agencies": len(kpi), "status_changes_30d": sum(r[2] for r in agency_rows)}
     report.charts = charts.ids
+    place = ", ".join(f"tỉnh {names.get(c, c)} ({c})" for c in provinces)
     page = f"""<!DOCTYPE html>
 <html lang="vi"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Báo cáo đồng bộ hồ sơ TTHC {day.isoformat()} / TTHC sync audit report</title><style>{STYLE}</style></head>
-<body><h1>Báo cáo kiểm tra đồng bộ hồ sơ thủ tục hành chính — tỉnh {html.escape(province)}, ngày {day.strftime('%d/%m/%Y')}
+<body><h1>Báo cáo kiểm tra đồng bộ hồ sơ thủ tục hành chính — {html.escape(place)}, ngày {day.strftime('%d/%m/%Y')}
 <small>Audit report: synchronisation of administrative-procedure dossiers with the national portal, {day.isoformat()}
 (30-day trends from {first.isoformat()})</small></h1>
 <p class="note">Nguồn: kho dữ liệu, lược đồ marts / Source: the warehouse's marts. CSV: {", ".join(report.csv_files)}</p>
@@ -449,7 +516,7 @@ def cli_report(args) -> int:
     from tthc.warehouse import role_dsn
 
     settings = config_mod.load()
-    report = build_report(role_dsn(settings, "tthc_inspector", start=True), args.date, args.out, settings.province)
+    report = build_report(role_dsn(settings, "tthc_inspector", start=True), args.date, args.out, settings.provinces)
     print(f"report     {report.path} ({report.path.stat().st_size / 1e6:.1f} MB; {len(report.charts)} charts, "
           f"{len(report.csv_files)} CSV files; {report.counts['open_gaps']} open gaps"
           f"{'; empty day' if report.empty else ''}) in {report.seconds:.1f}s")

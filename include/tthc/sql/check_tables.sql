@@ -6,6 +6,7 @@ CREATE TABLE IF NOT EXISTS audit.sync_gap (
     gap_id          text        PRIMARY KEY,  -- gap_code|gap_key|opened_at[|instance]
     gap_code        text        NOT NULL CHECK (gap_code IN ('G1', 'G2', 'G3', 'G4', 'G5', 'G6', 'G7', 'G8')),
     gap_key         text        NOT NULL,
+    province_code   text        NOT NULL,  -- the province whose systems the gap is between
     dossier_code    text,
     agency_code     text,
     opened_at       timestamptz NOT NULL,
@@ -16,10 +17,11 @@ CREATE TABLE IF NOT EXISTS audit.sync_gap (
     detail          jsonb       NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS sync_gap_key ON audit.sync_gap (gap_code, gap_key);
+CREATE INDEX IF NOT EXISTS sync_gap_province ON audit.sync_gap (province_code, gap_code);
 CREATE INDEX IF NOT EXISTS sync_gap_dossier ON audit.sync_gap (dossier_code);
 CREATE INDEX IF NOT EXISTS sync_gap_open ON audit.sync_gap (gap_code) WHERE closed_at IS NULL AND retracted_at IS NULL;
 COMMENT ON TABLE audit.sync_gap IS 'synchronisation gaps G1-G8 found by the checks: one row per gap interval; retracted rows are findings later data disproved';
-COMMENT ON COLUMN audit.sync_gap.gap_key IS 'dossier code (G1-G3, G5, G6), portal application code (G4), agency_code|YYYY-MM-DD (G7), source (G8)';
+COMMENT ON COLUMN audit.sync_gap.gap_key IS 'dossier code (G1-G3, G5, G6), portal application code (G4), agency_code|YYYY-MM-DD (G7), source (G8, one per province)';
 COMMENT ON COLUMN audit.sync_gap.first_seen_run IS 'as_of (data interval end) of the check run that first found it';
 COMMENT ON COLUMN audit.sync_gap.last_seen_run IS 'as_of of the latest check run that found it';
 COMMENT ON COLUMN audit.sync_gap.detail IS 'what the rule saw (statuses, fields, delays); never personal data';
@@ -64,12 +66,14 @@ COMMENT ON TABLE audit.check_run IS 'gap check runs: what each evaluated, found 
 
 -- G8: each feed source's freshness as the load log shows it, replayed observation by observation.
 CREATE TABLE IF NOT EXISTS audit.source_freshness (
-    source            text        PRIMARY KEY,
+    province_code     text        NOT NULL,
+    source            text        NOT NULL,
     newest_changed_at timestamptz NOT NULL,  -- the newest change the loads were served
     stale_from        timestamptz NOT NULL,  -- office_after(newest_changed_at, stale_after)
     observed_at       timestamptz NOT NULL,  -- the latest observation replayed (source clock)
     last_load_id      bigint      NOT NULL,
     is_stale          boolean     NOT NULL,
-    open_gap_id       text
+    open_gap_id       text,
+    PRIMARY KEY (province_code, source)
 );
-COMMENT ON TABLE audit.source_freshness IS 'G8: per feed source, the newest change served and whether it was stale at the latest observation';
+COMMENT ON TABLE audit.source_freshness IS 'G8: per province and feed source, the newest change served and whether it was stale at the latest observation';
