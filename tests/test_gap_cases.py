@@ -36,9 +36,9 @@ class Staging:
     def dossier(self, code: str, agency: str, applicant: str = "K-OK", kind: int = 1, due: dt.datetime = DUE) -> None:
         self.ids[code] = 9000 + len(self.ids)
         self.conn.execute(
-            "INSERT INTO staging.stg_onestop__dossiers (dossier_code, dossier_id, procedure_code, agency_code, "
-            "applicant_key, applicant_type_code, channel_code, due_at, _build_load_id) "
-            "VALUES (%s, %s, 'P1', %s, %s, %s, 1, %s, 0)", (code, self.ids[code], agency, applicant, kind, due))
+            "INSERT INTO staging.stg_onestop__dossiers (province_code, dossier_code, dossier_id, procedure_code, "
+            "agency_code, applicant_key, applicant_type_code, channel_code, due_at, _build_load_id) "
+            "VALUES ('40', %s, %s, 'P1', %s, %s, %s, 1, %s, 0)", (code, self.ids[code], agency, applicant, kind, due))
 
     def change(self, code: str, n: int, status: int, recorded: dt.datetime, agency: str) -> str:
         change_id = f"{self.ids[code]}-{n:02d}"
@@ -67,8 +67,9 @@ class Staging:
                 (code, dossier, agency, filed, recorded))
 
     def verification(self, applicant: str, result: str) -> None:
-        self.conn.execute("INSERT INTO staging.stg_population__verifications (applicant_key, verification_result, "
-                          "verified_at, _build_load_id) VALUES (%s, %s, now(), 0)", (applicant, result))
+        self.conn.execute("INSERT INTO staging.stg_population__verifications (province_code, applicant_key, "
+                          "verification_result, verified_at, _build_load_id) VALUES ('40', %s, %s, now(), 0)",
+                          (applicant, result))
 
     def received_and_pushed(self, code: str, agency: str, **dossier) -> None:
         """A plain dossier: received Monday 08:00, pushed five minutes later."""
@@ -165,8 +166,9 @@ def write_load_log(admin: str) -> None:
         for source, observations in LOADS.items():
             for day, hh, newest in observations:
                 conn.execute(
-                    "INSERT INTO audit.load_run (load_id, source, entity, window_start, window_end, status, "
-                    "served_at, newest_changed_at) VALUES (nextval('audit.load_run_load_id_seq'), %s, 'x', %s, %s, "
+                    "INSERT INTO audit.load_run (load_id, province_code, source, entity, window_start, window_end, "
+                    "status, served_at, newest_changed_at) VALUES (nextval('audit.load_run_load_id_seq'), '40', %s, "
+                    "'x', %s, %s, "
                     "'success', %s, %s)",
                     (source, at(day, hh - 1), at(day, hh), at(day, hh), newest and at(day, *newest)))
 
