@@ -36,9 +36,9 @@ def test_a_skipped_hour_is_reported_as_a_hole_until_it_is_loaded(sources, fresh_
     assert listed.returncode == 1 and listed.stdout.count("HOLE") == 2 and "2 hole(s)" in listed.stdout
     with caplog.at_level(logging.INFO, logger="tthc.load"):
         extract_source(loader, onestop, "onestop", at(3), at(4))  # the operator loads the hour
-    # one INFO line per window, what the task log shows: entity, window and every count
-    line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("onestop.dossiers ["))
-    assert line.startswith("onestop.dossiers [2025-03-03T03:00:00+00:00, 2025-03-03T04:00:00+00:00): read ")
+    # one INFO line per window, what the task log shows: province, entity, window and every count
+    line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith(f"{s.province} onestop.dossiers ["))
+    assert line.startswith(f"{s.province} onestop.dossiers [2025-03-03T03:00:00+00:00, 2025-03-03T04:00:00+00:00): read ")
     for word in ("inserted", "updated", "unchanged", "quarantined"):
         assert word in line
     assert holes(admin) == []

@@ -4,6 +4,7 @@ empty state; the daily inspector_report DAG writes it in a real Airflow run."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 import os
@@ -65,7 +66,10 @@ def test_the_report_draws_every_chart_with_no_console_error(report, chromium):
     assert shot.stat().st_size > 50_000
     assert report.counts["open_gaps"] > 0 and report.counts["kpi_agencies"] > 0
     csv_names = {p.name for p in report.path.parent.glob("*.csv")}
-    assert csv_names == set(report.csv_files) and len(csv_names) == 9
+    assert csv_names == set(report.csv_files) and len(csv_names) == 10
+    with open(report.path.parent / "by_province.csv", encoding="utf-8") as f:  # one province, and all of it
+        rows = list(csv.DictReader(f))
+    assert [r["province"].split()[0] for r in rows] == ["40", "Tất"] and rows[0]["receipts"] == rows[1]["receipts"]
 
 
 @pytest.mark.slow
