@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 from contextlib import ExitStack
 
 import psycopg
@@ -23,6 +24,7 @@ START = dt.date(2025, 3, 30)
 DAYS = 3
 SOURCES = ("onestop", "population", "portal")
 MONTHLY = ("raw_onestop.dossiers", "raw_onestop.status_changes", "raw_portal.sync_records")
+FACTS = ("fct_dossier_status_change", "fct_portal_sync")
 STAGING = {"raw_onestop.dossiers": "onestop/stg_onestop__dossiers",
            "raw_onestop.status_changes": "onestop/stg_onestop__status_changes",
            "raw_portal.sync_records": "portal/stg_portal__sync_records"}
@@ -62,6 +64,40 @@ def hourly_plans(transformer: str) -> dict[str, set[str]]:
     return out
 
 
+def stamp(admin: str, table: str) -> int:
+    with psycopg.connect(admin) as conn:
+        return conn.execute(f"SELECT max(_build_load_id) FROM marts.{table}").fetchone()[0]
+
+
+def written_months(admin: str, table: str, before: int) -> set[str]:
+    """The partitions from the earliest to the latest month of the rows a build wrote (stamped after
+    ``before``)."""
+    with psycopg.connect(admin) as conn:
+        return {f"{table}_y{m}" for (m,) in conn.execute(f"""
+            SELECT to_char(m, 'YYYY"m"MM') FROM (
+                SELECT date_trunc('month', min(recorded_at) AT TIME ZONE 'Asia/Ho_Chi_Minh') AS lo,
+                       date_trunc('month', max(recorded_at) AT TIME ZONE 'Asia/Ho_Chi_Minh') AS hi
+                FROM marts.{table} WHERE _build_load_id > %s) AS b,
+            generate_series(b.lo, b.hi, interval '1 month') AS m""", (before,))}
+
+
+def merge_plan(admin: str, table: str) -> tuple[str, set[str]]:
+    """The MERGE the hourly build ran into a partitioned fact (target/run), planned by PostgreSQL against
+    an empty source shaped like the model (its temp table is gone): the bound it carried, and the
+    partitions the plan reads."""
+    from tthc.transform import project_dir
+
+    text = (project_dir() / "target/run/tthc/models/marts/core" / f"{table}.sql").read_text()
+    merge = text[text.index("merge into"):].rstrip().rstrip(";")
+    source = re.search(r"using (\S+) as DBT_INTERNAL_SOURCE", merge).group(1)
+    bound = re.search(r"DBT_INTERNAL_DEST\.recorded_at between '([^']+)'", merge).group(1)
+    with psycopg.connect(admin) as conn:
+        conn.execute(f"CREATE TEMP TABLE {source} (LIKE marts.{table})")
+        plan = conn.execute(f"EXPLAIN (FORMAT JSON) {merge}").fetchone()[0][0]["Plan"]
+        conn.rollback()
+    return bound, {r for r in scanned(plan) if r.startswith(f"{table}_y")}
+
+
 @pytest.fixture(scope="module")
 def provinces(warehouse, settings, tmp_path_factory):
     """Both provinces simulated, served on their own ports, loaded day by day up to an office hour of the
@@ -95,13 +131,17 @@ def provinces(warehouse, settings, tmp_path_factory):
         for p in PROVINCES:
             load(loader, endpoints[p], hour, hour + dt.timedelta(hours=1))
         plans = hourly_plans(transformer)
+        stamps = {t: stamp(admin, t) for t in FACTS}
+        hourly = build(transformer)
+        assert hourly.success, hourly.failures
+        merges = {t: (*merge_plan(admin, t), written_months(admin, t, stamps[t])) for t in FACTS}
         for p in PROVINCES:
             load(loader, endpoints[p], hour + dt.timedelta(hours=1), at(DAYS))
         second = build(transformer)
         assert second.success, second.failures
         run_check(transformer, at(DAYS), settings)
         yield {"admin": admin, "loader": loader, "transformer": transformer, "data": data, "truths": truths,
-               "plans": plans, "endpoints": endpoints}
+               "plans": plans, "merges": merges, "endpoints": endpoints}
 
 
 def test_raw_rows_watermarks_and_coverage_are_per_province(provinces):
@@ -205,6 +245,18 @@ def test_hourly_build_reads_only_the_current_months_partitions(provinces):
     for table, relations in provinces["plans"].items():
         name = table.split(".")[1]
         assert relations == {f"{name}_y2025m04"}, (table, relations)
+
+
+def test_hourly_merge_into_a_partitioned_fact_reads_only_the_months_it_writes(provinces):
+    """The hour's MERGE into each partitioned fact carries constant bounds on recorded_at, so PostgreSQL
+    plans it on the partitions of the rows the hour changed and no other: April's for the hour's new
+    changes (a status change's later rows move with it), March's too only when a late push reached a
+    change recorded in March; never May's (empty, ahead), and never March's for fct_dossier_status_change,
+    whose rows change only from a new change on."""
+    for table, (bound, relations, written) in provinces["merges"].items():
+        assert relations == written, (table, bound, relations, written)
+        assert f"{table}_y2025m04" in relations and f"{table}_y2025m05" not in relations, relations
+    assert provinces["merges"]["fct_dossier_status_change"][1] == {"fct_dossier_status_change_y2025m04"}
 
 
 def test_large_facts_are_partitioned_by_month_and_read_through_their_table(provinces, settings):

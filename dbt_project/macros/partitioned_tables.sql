@@ -91,3 +91,38 @@
         select 1
     {%- endif -%}
 {%- endmacro %}
+
+{#-
+  The incremental merge into a partitioned model reads the target between the least and the greatest
+  partition key of its new rows and of the stored rows they replace: the bounds are constants in the
+  MERGE, so PostgreSQL plans it on those partitions only. Other models merge as dbt does.
+-#}
+{% macro postgres__get_incremental_merge_sql(arg_dict) %}
+    {%- set partitioning = config.get('partition_by_month') -%}
+    {%- set predicates = arg_dict['incremental_predicates'] or [] -%}
+    {%- if partitioning and arg_dict['unique_key'] is string -%}
+        {%- set bounds = merge_bounds(arg_dict['target_relation'], arg_dict['temp_relation'], arg_dict['unique_key'],
+                                      partitioning['column']) -%}
+        {%- set predicates = predicates + ['DBT_INTERNAL_DEST.' ~ partitioning['column'] ~ ' between ' ~ bounds[0]
+                                           ~ ' and ' ~ bounds[1]] -%}
+    {%- endif -%}
+    {% do return(get_merge_sql(arg_dict['target_relation'], arg_dict['temp_relation'], arg_dict['unique_key'],
+                               arg_dict['dest_columns'], predicates)) %}
+{% endmacro %}
+
+{#- The least and the greatest partition key among the new rows and the stored rows they replace (looked
+    up by key: an index probe per partition), as timestamptz literals ('infinity', '-infinity': nothing). -#}
+{% macro merge_bounds(target, temp, key, column) -%}
+    {%- set query -%}
+        with replaced as (
+            select t.{{ column }} from {{ target }} as t where t.{{ key }} in (select n.{{ key }} from {{ temp }} as n)
+        )
+        select
+            to_char(least((select min({{ column }}) from {{ temp }}), (select min({{ column }}) from replaced))
+                    at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+            to_char(greatest((select max({{ column }}) from {{ temp }}), (select max({{ column }}) from replaced))
+                    at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+    {%- endset -%}
+    {%- set found = run_query(query).rows[0] if execute else [none, none] -%}
+    {{ return(["'" ~ (found[0] or 'infinity') ~ "'::timestamptz", "'" ~ (found[1] or '-infinity') ~ "'::timestamptz"]) }}
+{%- endmacro %}

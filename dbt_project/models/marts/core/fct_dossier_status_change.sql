@@ -7,7 +7,7 @@
         partition_by_month={'column': 'recorded_at', 'raw': ['onestop', 'status_changes']},
         pre_hook="{{ ensure_month_partitions() }}",
         meta={'row_scope': 'agency_code', 'upstream_models': ['stg_onestop__status_changes']},
-        indexes=[{'columns': ['dossier_code']}, {'columns': ['recorded_at']}],
+        indexes=[{'columns': ['dossier_code']}, {'columns': ['recorded_at']}, {'columns': ['status_change_id']}],
     )
 }}
 -- One row per status change of a dossier, in the order the one-stop recorded them.
@@ -52,3 +52,13 @@ select
     extract(epoch from recorded_at - changed_at)::bigint as recording_delay_seconds,
     {{ model_stamp() }} as _build_load_id
 from changes
+{% if is_incremental() %}
+    -- a change alters its dossier's later rows only (their sequence and previous status): the rows from the
+    -- earliest new change, or the earliest place a changed row held, on
+    where recorded_at >= (
+        select least(min(u.recorded_at), min(f.recorded_at))
+        from {{ ref('stg_onestop__status_changes') }} as u
+        left join {{ this }} as f on u.status_change_id = f.status_change_id
+        where u._build_load_id > {{ build_since() }}
+    )
+{% endif %}

@@ -7,7 +7,7 @@
         partition_by_month={'column': 'recorded_at', 'raw': ['onestop', 'status_changes']},
         pre_hook="{{ ensure_month_partitions() }}",
         meta={'row_scope': 'agency_code', 'upstream_models': ['int_status_changes_synced']},
-        indexes=[{'columns': ['dossier_code']}, {'columns': ['recorded_at']}, {'columns': ['agency_code', 'recorded_date']}],
+        indexes=[{'columns': ['dossier_code']}, {'columns': ['recorded_at']}, {'columns': ['agency_code', 'recorded_date']}, {'columns': ['status_change_id']}],
     )
 }}
 -- One row per one-stop status change with its sync to the national portal, if any, and the delay
