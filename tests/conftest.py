@@ -190,6 +190,50 @@ def marts(warehouse, settings, week):
     return admin, transformer, data
 
 
+@pytest.fixture(scope="session")
+def checked(marts, settings):
+    """The week's marts with the gap checks run (GX included: its Data Docs are scanned too)."""
+    from tthc.checks import run_check
+
+    admin, transformer, data = marts
+    end = dt.datetime.combine(START + dt.timedelta(days=DAYS), dt.time(0), dt.timezone(dt.timedelta(hours=7)))
+    result = run_check(transformer, end, settings, full=True)
+    return admin, transformer, data, result
+
+
+def expected_agencies(admin: str, unit: str) -> set[str]:
+    """The scope rule, computed here from the dimensions: any version of the agency in the unit, in a
+    unit whose parent it is, or mapped to it by the reform."""
+    import psycopg
+
+    with psycopg.connect(admin) as conn:
+        units = conn.execute("SELECT unit_code, parent_unit_code, current_unit_code FROM marts.dim_admin_unit").fetchall()
+        agencies = conn.execute("SELECT agency_code, admin_unit_code, current_unit_code FROM marts.dim_agency").fetchall()
+    inside = {u for u, parent, current in units if parent == unit or current == unit} | {unit}
+    return {a for a, at, current in agencies if at in inside or current == unit}
+
+
+@pytest.fixture(scope="session")
+def scoped(checked, settings):
+    """A district inspector (the district with the most dossiers): (login DSN, unit, its expected agencies,
+    what `add_inspector` said)."""
+    from collections import Counter
+
+    import psycopg
+    from tthc.access import add_inspector
+    from tthc.warehouse import with_credentials
+
+    admin = checked[0]
+    with psycopg.connect(admin) as conn:
+        units = conn.execute("SELECT unit_code FROM marts.dim_admin_unit WHERE unit_level = 'district' "
+                             "GROUP BY 1").fetchall()
+        dossiers = Counter(dict(conn.execute("SELECT agency_code, count(*) FROM marts.fct_dossier GROUP BY 1")))
+    unit = max((u for (u,) in units), key=lambda u: sum(dossiers[a] for a in expected_agencies(admin, u)))
+    added = add_inspector(admin, settings, "thanhtra_test", unit)
+    dsn = with_credentials(admin, "thanhtra_test", settings.secret(added.password_variable))
+    return dsn, unit, expected_agencies(admin, unit), added
+
+
 def store(data: Path, source: str, entity: str) -> list[dict]:
     from tthc.sources.store import store_path
 

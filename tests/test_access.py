@@ -1,5 +1,6 @@
 """Who sees what, on the session's loaded week: BI and inspectors read what they should and nothing else,
-an inspector scoped to a unit sees exactly its agencies' rows, no role but the loader reads raw_* or the
+an inspector scoped to a unit sees exactly its agencies' rows (through schema `scoped`; tests/security tries
+to see more), no role but the loader reads raw_* or the
 quarantine, and no personal identifier reaches anything a BI or inspector role can read, the report,
 its CSV files or the Data Docs."""
 
@@ -13,46 +14,11 @@ import pytest
 from conftest import DAYS, ROOT, START, personal_data, role_in, run_cli
 from tthc import TthcError
 from tthc.access import add_inspector
-from tthc.checks import run_check
-from tthc.warehouse import with_credentials
 
 # the marts a scoped inspector sees in part, and how a row belongs to an agency
 SCOPED = {"fct_dossier": "agency_code", "fct_dossier_status_change": "agency_code", "fct_portal_sync": "agency_code",
           "fct_petition": "agency_code", "kpi_agency_monthly": "agency_code", "audit_sync_delay_daily": "agency_code",
           "fct_payment": "dossier", "fct_rating": "dossier"}
-
-
-@pytest.fixture(scope="module")
-def checked(marts, settings):
-    """The week's marts with the gap checks run (GX included: its Data Docs are scanned too)."""
-    admin, transformer, data = marts
-    end = dt.datetime.combine(START + dt.timedelta(days=DAYS), dt.time(0), dt.timezone(dt.timedelta(hours=7)))
-    result = run_check(transformer, end, settings, full=True)
-    return admin, transformer, data, result
-
-
-def expected_agencies(admin: str, unit: str) -> set[str]:
-    """The scope rule, computed here from the dimensions: any version of the agency in the unit, in a
-    unit whose parent it is, or mapped to it by the reform."""
-    with psycopg.connect(admin) as conn:
-        units = conn.execute("SELECT unit_code, parent_unit_code, current_unit_code FROM marts.dim_admin_unit").fetchall()
-        agencies = conn.execute("SELECT agency_code, admin_unit_code, current_unit_code FROM marts.dim_agency").fetchall()
-    inside = {u for u, parent, current in units if parent == unit or current == unit} | {unit}
-    return {a for a, at, current in agencies if at in inside or current == unit}
-
-
-@pytest.fixture(scope="module")
-def scoped(checked, settings):
-    """A district inspector (the district with the most dossiers) and its expected agencies."""
-    admin = checked[0]
-    with psycopg.connect(admin) as conn:
-        units = conn.execute("SELECT unit_code FROM marts.dim_admin_unit WHERE unit_level = 'district' "
-                             "GROUP BY 1").fetchall()
-        dossiers = Counter(dict(conn.execute("SELECT agency_code, count(*) FROM marts.fct_dossier GROUP BY 1")))
-    unit = max((u for (u,) in units), key=lambda u: sum(dossiers[a] for a in expected_agencies(admin, u)))
-    added = add_inspector(admin, settings, "thanhtra_test", unit)
-    dsn = with_credentials(admin, "thanhtra_test", settings.secret(added.password_variable))
-    return dsn, unit, expected_agencies(admin, unit), added
 
 
 def visible(dsn: str, relation: str, key: str) -> Counter:
@@ -68,7 +34,8 @@ def test_a_scoped_inspector_sees_exactly_its_agencies_rows(checked, scoped, sett
     for table, how in SCOPED.items():
         key = "agency_code" if how == "agency_code" else "dossier_code"
         everything[table] = visible(admin, f"marts.{table}", key)
-        seen = visible(dsn, f"marts.{table}", key)
+        seen = visible(dsn, f"scoped.{table}", key)
+        assert visible(dsn, table, key) == seen  # its search path finds the scoped view by the mart's name
         if how == "agency_code":
             expected = Counter({a: n for a, n in everything[table].items() if a in agencies})
         else:
@@ -77,10 +44,10 @@ def test_a_scoped_inspector_sees_exactly_its_agencies_rows(checked, scoped, sett
             expected = Counter({d: n for d, n in everything[table].items() if d in own})
         assert seen == expected, table
     # the unit is a real part of the province: it sees some dossiers, not all
-    assert 0 < sum(visible(dsn, "marts.fct_dossier", "agency_code").values()) < sum(everything["fct_dossier"].values())
-    for relation in ("marts.audit_sync_gap", "audit.sync_gap"):  # its agencies' gaps and the pipeline-wide ones
-        all_gaps = visible(admin, relation, "coalesce(agency_code, '-')")
-        assert visible(dsn, relation, "coalesce(agency_code, '-')") == Counter(
+    assert 0 < sum(visible(dsn, "scoped.fct_dossier", "agency_code").values()) < sum(everything["fct_dossier"].values())
+    for relation, own in (("marts.audit_sync_gap", "scoped.audit_sync_gap"), ("audit.sync_gap", "scoped.sync_gap")):
+        all_gaps = visible(admin, relation, "coalesce(agency_code, '-')")  # its agencies' gaps and G8's
+        assert visible(dsn, own, "coalesce(agency_code, '-')") == Counter(
             {a: n for a, n in all_gaps.items() if a in agencies or a == "-"}), relation
     # the dimensions are the province's reference data: readable whole
     assert visible(dsn, "marts.dim_agency", "is_current") == visible(admin, "marts.dim_agency", "is_current")
@@ -142,7 +109,7 @@ def test_no_personal_data_in_anything_a_reader_can_see(checked, scoped, settings
                 WHERE c.table_schema NOT IN ('pg_catalog', 'information_schema')
                   AND c.data_type IN ('text', 'character varying', 'ARRAY', 'json', 'jsonb', 'USER-DEFINED')
                 ORDER BY 1, 2, 3""").fetchall()
-            assert {s for s, _, _ in relations} <= {"marts", "audit"}, role
+            assert {s for s, _, _ in relations} <= {"marts", "audit", "scoped"}, role
             for schema, table, column in relations:
                 for (value,) in conn.execute(f'SELECT DISTINCT "{column}"::text FROM "{schema}"."{table}" '
                                              f'WHERE "{column}" IS NOT NULL'):

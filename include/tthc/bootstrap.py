@@ -14,6 +14,7 @@ import psycopg
 from psycopg import sql
 
 from tthc import TthcError
+from tthc.access import SCOPED_GROUP, rescope_logins, set_password
 from tthc.config import ROLES, Settings
 from tthc.load.loader import raw_ddl
 from tthc.warehouse import admin_dsn, on_database, with_credentials
@@ -45,13 +46,26 @@ def ensure_database(dsn: str) -> None:
 
 
 def ensure_roles(conn: psycopg.Connection, settings: Settings, dsn: str) -> None:
+    """The four login roles (passwords sent as SCRAM verifiers) and the group of scoped inspectors."""
     for role in ROLES:
         password = settings.role_password(role)
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
-        if not exists:
-            conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
-        elif not _can_login(dsn, role, password):
-            conn.execute(sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
+        if not exists or not _can_login(dsn, role, password):
+            set_password(conn, role, password, create=not exists)
+    if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (SCOPED_GROUP,)).fetchone():
+        conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(SCOPED_GROUP)))
+
+
+def close_maintenance_databases(dsn: str) -> None:
+    """Reader roles connect to the warehouse only: PUBLIC loses CONNECT and TEMPORARY on the server's
+    maintenance databases (``postgres``, ``template1``), where anyone could otherwise connect and create
+    temporary objects. Needs a superuser (the embedded server's, or TTHC_WAREHOUSE_DSN's); with a lesser
+    owner DSN the server's administrator decides, and nothing is changed."""
+    with psycopg.connect(on_database(dsn, "postgres"), autocommit=True, connect_timeout=10) as conn:
+        if not conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]:
+            return
+        for db in ("postgres", "template1"):
+            conn.execute(sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC").format(sql.Identifier(db)))
 
 
 def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
@@ -91,6 +105,7 @@ def bootstrap(settings: Settings, dsn: str | None = None) -> str:
     """Create or complete the warehouse; return the admin DSN used."""
     dsn = dsn or admin_dsn(settings, start=True)
     ensure_database(dsn)
+    close_maintenance_databases(dsn)
     dbname = urlsplit(dsn).path.lstrip("/")
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(hashtext('tthc.bootstrap'))")
@@ -109,6 +124,7 @@ def bootstrap(settings: Settings, dsn: str | None = None) -> str:
                 conn.execute(resources.files("tthc").joinpath("sql/access.sql").read_text())
                 store_hmac_pads(conn, settings.pii_key)
                 conn.execute("RESET ROLE")
+                rescope_logins(conn)
         finally:
             conn.execute("SELECT pg_advisory_unlock(hashtext('tthc.bootstrap'))")
     return dsn

@@ -1,7 +1,10 @@
--- Row-level security for inspectors scoped to one administrative unit (run as tthc_transformer, the
--- owner of marts and of the gap register; owners are not subject to the policies, so dbt and the checks
--- see everything). `tthc inspector add NAME --unit CODE` creates a login in tthc_inspector and a row here;
--- a login without a row (tthc_inspector itself, tthc_bi) sees the whole province.
+-- Inspectors scoped to one administrative unit (run as tthc_transformer, the owner of marts and of the gap
+-- register; owners are not subject to the policies, so dbt and the checks see everything). `tthc inspector
+-- add NAME --unit CODE` creates a login in tthc_scoped_inspector and a row here. A scoped login reads the
+-- row-scoped relations only through schema `scoped` (a view over a security-definer function that returns
+-- its unit's rows), so no plan, error or timing of its queries involves another unit's rows. A login without
+-- a row (tthc_inspector itself, tthc_bi) sees the whole province; the policies below filter for any
+-- scoped login that is also granted a table directly.
 CREATE TABLE IF NOT EXISTS audit.inspector_scope (
     role_name  text        PRIMARY KEY,
     unit_code  text        NOT NULL,
@@ -39,7 +42,7 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION audit.scoped_agencies() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION audit.scoped_agencies() TO tthc_bi, tthc_inspector;
+GRANT EXECUTE ON FUNCTION audit.scoped_agencies() TO tthc_bi, tthc_inspector, tthc_scoped_inspector;
 
 -- The gap register: a scoped inspector sees its agencies' gaps and the pipeline-wide ones (G8).
 ALTER TABLE audit.sync_gap ENABLE ROW LEVEL SECURITY;
@@ -51,3 +54,17 @@ CREATE POLICY scoped_inspector ON audit.sync_gap FOR SELECT
 -- The checks' work tables name dossiers of every agency: not for inspectors.
 REVOKE ALL ON audit.check_context, audit.check_scope_dossier, audit.check_scope_application, audit.check_scope_day
     FROM tthc_inspector;
+
+-- The scoped login's register: its agencies' gaps and the pipeline-wide ones (G8), computed inside a
+-- security-definer function, so the caller's expressions only ever see those rows.
+CREATE OR REPLACE FUNCTION scoped.sync_gap_rows() RETURNS SETOF audit.sync_gap
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT g.* FROM audit.sync_gap AS g
+    WHERE g.agency_code IS NULL OR g.agency_code = ANY((SELECT audit.scoped_agencies())::text[])
+$$;
+REVOKE ALL ON FUNCTION scoped.sync_gap_rows() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION scoped.sync_gap_rows() TO tthc_scoped_inspector;
+CREATE OR REPLACE VIEW scoped.sync_gap WITH (security_barrier) AS SELECT * FROM scoped.sync_gap_rows();
+COMMENT ON VIEW scoped.sync_gap IS 'audit.sync_gap for an inspector scoped to a unit: its agencies'' gaps and G8';
+GRANT SELECT ON scoped.sync_gap TO tthc_scoped_inspector;
+GRANT SELECT ON audit.source_freshness TO tthc_scoped_inspector;

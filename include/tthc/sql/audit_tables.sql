@@ -37,7 +37,7 @@ COMMENT ON COLUMN audit.load_run.served_at IS 'when the source served the window
 COMMENT ON COLUMN audit.load_run.newest_changed_at IS 'the newest change time among the records the window served';
 COMMENT ON COLUMN audit.load_run.oldest_changed_at IS 'the oldest: an incremental build reads the raw log from the least of these on (partition pruning)';
 
-CREATE OR REPLACE VIEW audit.quarantine_summary AS
+CREATE OR REPLACE VIEW audit.quarantine_summary WITH (security_barrier) AS
 SELECT province_code, source, entity, reason, (coalesce(recorded_at, _extracted_at) AT TIME ZONE 'Asia/Ho_Chi_Minh')::date AS day,
        count(*) AS records
 FROM (
@@ -52,7 +52,7 @@ COMMENT ON VIEW audit.quarantine_summary IS 'quarantined records by province, so
 -- one row per unbroken stretch) and the holes between them (kind 'hole'). A hole is time no successful
 -- load has read: a manual run, a backfill and the schedule together can leave one; `tthc coverage` lists
 -- them and the gap checks report them beside G8. Windows of catalogue entities overlap; that is fine.
-CREATE OR REPLACE VIEW audit.load_coverage AS
+CREATE OR REPLACE VIEW audit.load_coverage WITH (security_barrier) AS
 WITH windows AS (
     SELECT province_code, source, entity, window_start, window_end FROM audit.load_run
     WHERE status = 'success' AND window_start IS NOT NULL AND window_end > window_start
@@ -80,3 +80,6 @@ FROM (SELECT *, lead(covered_from) OVER (PARTITION BY province_code, source, ent
 WHERE next_from IS NOT NULL;
 COMMENT ON VIEW audit.load_coverage IS
     'per province, source and entity: stretches of time covered by successful loads, and the holes between them';
+
+-- pipeline-wide, nothing of a dossier: scoped inspectors read them too
+GRANT SELECT ON audit.quarantine_summary, audit.load_coverage TO tthc_scoped_inspector;

@@ -34,3 +34,14 @@ GRANT USAGE ON SCHEMA marts TO tthc_bi, tthc_inspector;
 GRANT SELECT ON ALL TABLES IN SCHEMA marts TO tthc_bi, tthc_inspector;
 ALTER DEFAULT PRIVILEGES FOR ROLE tthc_transformer IN SCHEMA marts GRANT SELECT ON TABLES TO tthc_bi, tthc_inspector;
 GRANT SELECT ON ALL TABLES IN SCHEMA audit TO tthc_inspector;
+
+-- Inspectors scoped to one unit (`tthc inspector add`) are members of tthc_scoped_inspector, never of
+-- tthc_inspector: they may not select a row-scoped table at all, since a plan (EXPLAIN ANALYZE's "Rows
+-- Removed by Filter") or an error raised before a policy or a view's filter runs would show rows outside
+-- their unit. They read the dimensions in marts (granted per model by the post-hook row_level_security)
+-- and every row-scoped relation through a view of the same name in `scoped` over a security-definer
+-- function that returns their unit's rows only (docs/ARCHITECTURE.md, "Who reads what").
+CREATE SCHEMA IF NOT EXISTS scoped AUTHORIZATION tthc_transformer;
+REVOKE ALL ON SCHEMA scoped FROM PUBLIC;
+GRANT CONNECT ON DATABASE {db} TO tthc_scoped_inspector;
+GRANT USAGE ON SCHEMA scoped, marts, audit TO tthc_scoped_inspector;

@@ -1,4 +1,4 @@
-{{ config(materialized='view') }}
+{{ config(materialized='view', meta={'row_scope': 'gap'}) }}
 -- The inspectors' register of synchronisation gaps: every gap the checks found (audit.sync_gap) with
 -- the rule's title, the agency and procedure, each side's status now, and its age in working hours.
 -- A view: always as current as the latest check, whichever build ran last.
