@@ -122,6 +122,11 @@ def test_docker_compose_file_validates():
         assert config[name]["environment"]["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
         assert config[name]["environment"]["AIRFLOW__CELERY__BROKER_URL"] == "redis://redis:6379/0"
     assert str(config["airflow-worker-1"]["command"]).startswith("celery worker")
+    from tthc.dag_support import TRANSFORMER_CONN, WAREHOUSE_CONN
+
+    for name in ("airflow-scheduler", "airflow-worker-1"):  # every connection the DAGs' tasks look up
+        for conn_id in (WAREHOUSE_CONN, TRANSFORMER_CONN, "tthc_onestop", "tthc_population", "tthc_portal"):
+            assert f"AIRFLOW_CONN_{conn_id.upper()}" in config[name]["environment"], (name, conn_id)
     # a broken file is caught
     broken = subprocess.run([tool, "-f", "-", "config", "-q"], input="services: [not, a, mapping]\n",
                             capture_output=True, text=True, env=env)
