@@ -19,6 +19,11 @@ from conftest import run_cli
     ["inspector", "add", "thanhtra_vinh"],
     ["inspector", "remove", "thanhtra_vinh", "--unit", "412"],
     ["check", "--as-of", "2025-03-05T10:00:00"],
+    ["extract", "onestop", "--since", "2025-03-03T01:00:00+07:00", "--until", "2025-03-03T00:00:00+07:00"],
+    ["extract", "onestop", "--since", "yesterday", "--until", "2025-03-03T00:00:00+07:00"],
+    ["extract", "onestop", "--province", "99", "--since", "2025-03-03T00:00:00+07:00",
+     "--until", "2025-03-03T01:00:00+07:00"],
+    ["simulate", "--seed", "1", "--start", "2025-03-03", "--days", "1", "--province", "4O", "--out", "x"],
     [],
 ])
 def test_wrong_arguments_one_line(args):
@@ -33,7 +38,8 @@ def test_wrong_arguments_one_line(args):
 def test_bad_environment_is_one_line(tmp_path):
     result = run_cli("warehouse", "dsn", env={"TTHC_PROVINCE": "Nghe An", "TTHC_HOME": str(tmp_path)})
     assert result.returncode == 1
-    assert result.stderr.strip() == "tthc: error: TTHC_PROVINCE must be a 2-digit province code, got 'Nghe An'"
+    assert result.stderr.strip() == ("tthc: error: TTHC_PROVINCE must be a statistics-office province code "
+                                     "(2 digits, e.g. 40 = Nghệ An, 38 = Thanh Hóa), got 'Nghe An'")
 
 
 def test_help_lists_the_contract_commands():

@@ -29,6 +29,10 @@ def airflow_settings(settings: config_mod.Settings) -> dict[str, str]:
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
         # task logs at INFO: the loader writes one line per window (rows read/inserted/updated/...)
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        # task (and DAG processor) logs under $TTHC_HOME/airflow/logs are the owner's alone: they hold what
+        # tasks print and the errors they raise (Airflow's defaults are 0o664 and 0o775)
+        "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FILE_PERMISSIONS": "0o600",
+        "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FOLDER_PERMISSIONS": "0o700",
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "SCARF_ANALYTICS": "false",
         "DO_NOT_TRACK": "1",

@@ -48,6 +48,24 @@ def _moment(value: str) -> dt.datetime:
     return moment
 
 
+def _province(value: str) -> str:
+    from tthc.provinces import check_code
+
+    try:
+        return check_code(value.strip(), "province")
+    except TthcError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("province must be ")) from None
+
+
+def _provinces(value: str) -> str:
+    from tthc.provinces import parse_codes
+
+    try:
+        return ",".join(parse_codes(value, "provinces"))
+    except TthcError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("provinces must be ")) from None
+
+
 def _non_negative(value: str) -> int:
     if value.isdigit():
         return int(value)
@@ -64,7 +82,7 @@ def build_parser() -> OneLineParser:
     demo.add_argument("--start", type=_date, default=dt.date(2025, 3, 3), help="first simulated day")
     demo.add_argument("--dossiers-per-year", type=_positive, default=500_000)
     demo.add_argument("--out", type=Path, default=Path("out"))
-    demo.add_argument("--provinces", default=None,
+    demo.add_argument("--provinces", type=_provinces, default=None,
                       help="province codes to simulate and load into one warehouse, e.g. 40,38 (default: TTHC_PROVINCES)")
 
     wh = sub.add_parser("warehouse", help="embedded PostgreSQL lifecycle")
@@ -76,7 +94,8 @@ def build_parser() -> OneLineParser:
     sim.add_argument("--days", type=_positive, required=True)
     sim.add_argument("--dossiers-per-year", type=_positive, default=500_000)
     sim.add_argument("--faults", default="default", help="fault profile: none, default, heavy, every-kind")
-    sim.add_argument("--province", default=None, help="2-digit province code (default TTHC_PROVINCE)")
+    sim.add_argument("--province", type=_province, default=None,
+                     help="statistics-office province code, e.g. 40 (default TTHC_PROVINCE)")
     sim.add_argument("--out", type=Path, required=True)
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
     sim.add_argument("--mix", action="store_true", help="print the realism report (measured vs published figures)")
@@ -90,9 +109,10 @@ def build_parser() -> OneLineParser:
 
     ext = sub.add_parser("extract", help="run the extract DAGs' work for a window without Airflow")
     ext.add_argument("source", choices=["onestop", "portal", "population", "all"])
-    ext.add_argument("--since", required=True)
-    ext.add_argument("--until", required=True)
-    ext.add_argument("--province", default=None, help="province code(s), comma-separated (default: TTHC_PROVINCES)")
+    ext.add_argument("--since", required=True, help="start of the window, ISO-8601 with offset")
+    ext.add_argument("--until", required=True, help="end of the window (after --since), ISO-8601 with offset")
+    ext.add_argument("--province", type=_provinces, default=None,
+                     help="province code(s), comma-separated (default: TTHC_PROVINCES)")
 
     sub.add_parser("coverage", help="which hours each source and entity has loaded, and the holes (exit 1 on a hole)")
 
@@ -147,10 +167,10 @@ def cmd_warehouse(action: str) -> int:
     from tthc.warehouse import EmbeddedServer, admin_dsn, redact
 
     settings = config_mod.load()
-    if action == "up":
+    if action == "up":  # docker-compose runs this: its output reaches container logs, so no password
         dsn = bootstrap(settings)
-        print(dsn)
-    elif action == "dsn":
+        print(f"{redact(dsn)}  (full DSN: tthc warehouse dsn)")
+    elif action == "dsn":  # the one command that prints the password, on request
         print(admin_dsn(settings))
     elif action == "status":
         dsn = admin_dsn(settings)
@@ -178,8 +198,31 @@ HANDLERS = {
 }
 
 
+def check_window(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """`extract --since/--until`: ISO-8601 times with an offset, --since before --until (else exit 2)."""
+    try:
+        since, until = _moment(args.since), _moment(args.until)
+    except argparse.ArgumentTypeError as err:
+        parser.error(f"extract --since/--until: {err}")
+    if since >= until:
+        parser.error(f"extract: --since must be before --until, got {args.since} .. {args.until}")
+
+
+def _say_error(text: str) -> None:
+    """The one line of a failure, on stderr, with every password redacted (a driver's message may quote a
+    DSN or echo a secret)."""
+    try:
+        known = config_mod.known_secrets()
+    except Exception:  # redaction must not fail the report of a failure
+        known = frozenset()
+    print(config_mod.redact(text, known), file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "extract":
+        check_window(parser, args)
     try:
         if args.command == "warehouse":
             return cmd_warehouse(args.action)
@@ -198,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         module, function = HANDLERS[args.command].split(":")
         return getattr(importlib.import_module(module), function)(args)
     except TthcError as err:
-        print(f"tthc: error: {err}", file=sys.stderr)
+        _say_error(f"tthc: error: {err}")
         return 1
     except KeyboardInterrupt:
         print("tthc: interrupted", file=sys.stderr)
@@ -206,8 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # an operational failure: one line, the traceback only on request
         if os.environ.get("TTHC_DEBUG"):
             raise
-        print(f"tthc: error: {type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
-              " (TTHC_DEBUG=1 shows the traceback)", file=sys.stderr)
+        _say_error(f"tthc: error: {type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
+                   " (TTHC_DEBUG=1 shows the traceback)")
         return 1
     return 0
 

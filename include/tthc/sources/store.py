@@ -3,13 +3,17 @@
 Each row is one version of a source record as the source recorded it: ``seq`` (insertion order),
 ``key`` (the record's natural key), ``changed_us`` (the time the source recorded the change, UTC
 microseconds: the change-feed window and the keyset cursor use it) and ``payload`` (the JSON the
-API serves, byte for byte).
+API serves, byte for byte). A store holds simulated personal data (the population register's citizens):
+it is created readable by its owner only (mode 0600 from its first byte).
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
+
+from tthc.config import create_private
 
 SOURCES: dict[str, tuple[str, ...]] = {
     "onestop": ("admin_units", "agencies", "procedures", "dossiers", "status_changes"),
@@ -28,6 +32,7 @@ class StoreWriter:
     def __init__(self, data_dir: Path, source: str):
         self.path = store_path(data_dir, source)
         self.path.unlink(missing_ok=True)
+        os.close(create_private(self.path))  # an empty file is a new database to SQLite; its journals copy its mode
         self.conn = sqlite3.connect(self.path)
         self.conn.execute("PRAGMA journal_mode=OFF")
         self.conn.execute("PRAGMA synchronous=OFF")

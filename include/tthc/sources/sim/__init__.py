@@ -32,11 +32,10 @@ def cli_simulate(args) -> int:
     from tthc import TthcError
     from tthc import config as config_mod
     from tthc.calendar import is_working_day
+    from tthc.provinces import check_code
 
     settings = config_mod.load()
-    province = args.province or settings.province
-    if not (province.isdigit() and len(province) == 2):
-        raise TthcError(f"--province must be a 2-digit code, got {province!r}")
+    province = check_code(args.province, "--province") if args.province else settings.province
     if args.faults not in PROFILES:
         raise TthcError(f"unknown fault profile {args.faults!r} (known: {', '.join(PROFILES)})")
     try:

@@ -11,10 +11,12 @@ import datetime as dt
 import json
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 import orjson
 
 from tthc.calendar import TZ, is_working_day
+from tthc.config import write_private
 from tthc.sources.sim.common import iso, office_at
 
 BAD_KINDS = (
@@ -71,7 +73,7 @@ def schedule_outages(profile: FaultProfile, rng: random.Random, start: dt.date, 
 def write_faults_file(out_dir, outages: list[dict]) -> None:
     """``faults.json``: what ``tthc sources serve`` injects by its clock (times as ISO-8601)."""
     data = {"outages": [{**o, "start": iso(o["start"]), "end": iso(o["end"])} for o in outages]}
-    (out_dir / "faults.json").write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+    write_private(Path(out_dir) / "faults.json", orjson.dumps(data, option=orjson.OPT_INDENT_2))
 
 
 def bad_record(kind: str, payload: dict, key: str, hoso_id: int) -> tuple[str, str]:

@@ -20,6 +20,7 @@ from pathlib import Path
 import orjson
 
 from tthc.calendar import TZ, add_working_days, is_working_day
+from tthc.config import write_private
 from tthc.sources.sim import lifecycle, truth
 from tthc.sources.sim.catalogue import Agency, build_catalogue, catalogue_records
 from tthc.sources.sim.common import dumps, iso, office_after, to_us, whole
@@ -410,7 +411,7 @@ class Simulator:
         self._finish_g8()
         write_faults_file(self.out, self.outages)
         result = self.result(counts)
-        (self.out / "truth.json").write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+        write_private(self.out / "truth.json", orjson.dumps(result, option=orjson.OPT_INDENT_2))
         return result
 
     def result(self, counts: dict) -> dict:
