@@ -1,4 +1,4 @@
-"""`tthc`: the command line of the platform (contract in DESIGN.md, "CLI")."""
+"""`tthc`: the command line of the platform (contract in docs/ARCHITECTURE.md, "CLI contract")."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ with ``as_of`` and the thresholds) and their scope from ``audit.check_scope_*`` 
 applications and receipt days that can have changed since the previous check; all of them in a full
 check). Each returns ``gap_code, gap_key, instance, dossier_code, agency_code, opened_at, closed_at,
 detail``: every gap interval that opened before T, ``closed_at`` null while open at T. GX rewrites ``%``
-(TRAPS.md): the text uses ``mod()``, never the operator.
+as ``%%`` in a query asset's SQL: the text uses ``mod()``, never the operator.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 which source field), and the on-time rule of the progress group.
 
 The index gives each agency 100 points a period. Decision 766 numbers its indicators in five groups
-(1 transparency, 2 progress, 3 online service and payment, 4 digitisation, 5 satisfaction); DESIGN.md
+(1 transparency, 2 progress, 3 online service and payment, 4 digitisation, 5 satisfaction); this platform
 splits group 3 into online service (CLGQ, 3.1) and online payment (TTTT, 3.2-3.4). A rate with a threshold scores
 linearly up to it: points x min(1, rate / threshold); without one: points x rate. Each indicator
 names the source fields it is computed from; the README's table of indicators is checked against

@@ -1,7 +1,7 @@
 """The synchronisation-gap rules G1-G8: each defined once, in words (``RULES``, copied into
 ``truth.json``) and as a function of the timelines the warehouse can see.
 
-Times the rules use (DESIGN.md, "Decisions"): the one-stop's *recorded* times (``NgayCapNhat`` of a
+Times the rules use (docs/ARCHITECTURE.md, "Domain rules"): the one-stop's *recorded* times (``NgayCapNhat`` of a
 status change: when the one-stop system recorded it), the portal's reported sync time
 (``NgayDongBo``), the filing time of a portal application (``NgayNop``), and for G8 what an hourly
 pipeline sees of a source (the newest change it was served, and when). A portal push counts once the portal has applied it (``NgayCapNhat`` of the sync
