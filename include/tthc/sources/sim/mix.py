@@ -1,8 +1,9 @@
 """The realism report: figures measured from the stores (as the APIs serve them), next to the
 published figures they should match (``TARGETS``), and how much agencies differ.
 
-Sources of the targets: the province's published volumes (about 0.5 million dossiers a year, ~72% online, 2,156 procedures; 2023 seeds), Nghe An's reports (online share to
-08/2025), the national 766 index for provinces (full-process online share 2024), and the simulator
+Sources of the targets: the province's published volumes (about 0.5 million dossiers a year, ~72%
+online, 2,156 procedures; the 2023 seeds), Nghe An's reports (online share to 08/2025), the national
+766 index for provinces (full-process online share 2024), and the simulator
 fidelity issue. ``tthc simulate --mix`` prints it; a test holds the figures to the targets.
 """
 
