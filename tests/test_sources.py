@@ -11,11 +11,21 @@ import sys
 
 import httpx
 import pytest
-from tthc import config
+import schemathesis
+from conftest import run_cli
+from hypothesis import HealthCheck, settings
+from hypothesis import given as hypothesis_given
+from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from tthc import TthcError, config
 from tthc.calendar import TZ, add_working_days, is_working_day, working_days_between
+from tthc.sources.api import Clock, create_app, encode_cursor
+from tthc.sources.serve import SourcesProcess, data_end
 from tthc.sources.sim import BAD_KINDS, simulate, to_us
 from tthc.sources.sim.catalogue import build_catalogue
 from tthc.sources.store import SOURCES, store_path
+from tthc.warehouse import free_port
 
 
 def test_same_seed_gives_byte_identical_stores_and_truth(tmp_path):
@@ -279,3 +289,145 @@ def test_openapi_holds_under_schemathesis(sources, source):
          "-w", "1", "--exclude-path-regex", "^/admin/"],
         capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+# --- bad client input: schemathesis against an app of the test's own (in process), admin endpoints included
+FUZZ_KEY = "fuzz-key"
+FUZZ_SETTINGS = {"deadline": None, "derandomize": True, "database": None,
+                 "suppress_health_check": list(HealthCheck)}
+
+
+def _own_app(sim_dir, source):
+    """(app, a function restoring its faults and clock): each generated case starts from the same state
+    (a generated PUT /admin/faults may set error_rate 1 or a 60 s timeout, which is not a bug)."""
+    now = data_end(sim_dir)
+    clock = Clock(now)
+    app = create_app(source, sim_dir, FUZZ_KEY, clock)
+    state, initial = app.state.faults, app.state.faults["faults"]
+
+    def reset():
+        state["faults"], state["rng"], clock.now = initial, random.Random(initial.seed), now
+
+    return app, reset
+
+
+FAULT_NUMBERS = ("error_rate", "timeout_rate", "slow_seconds", "duplicate_rate", "shuffle_rate", "throttle_rate",
+                 "max_in_flight", "seed")
+INT64_EDGES = st.sampled_from([2**63 - 1, 2**63, -(2**63), -(2**63) - 1, 2**64])
+
+
+def _edge_values(operation):
+    """What a client can send and a JSON schema cannot describe, drawn by hypothesis beside schemathesis'
+    case: a cursor that is the base64 of any two integers (the 64-bit edges included), and any JSON number
+    in the number fields of PUT /admin/faults (Infinity, NaN and 1e400 included). None: nothing to add."""
+    if operation.method.upper() == "GET" and operation.path.startswith("/v1/"):
+        integers = st.one_of(st.integers(), INT64_EDGES)
+        return st.tuples(integers, integers).map(lambda pair: ("cursor", encode_cursor(*pair)))
+    if operation.method.upper() == "PUT" and operation.path == "/admin/faults":
+        numbers = st.one_of(st.integers(), INT64_EDGES, st.floats(), st.just(1e400))
+        return st.dictionaries(st.sampled_from(FAULT_NUMBERS), numbers, min_size=1).map(
+            lambda body: ("body", json.dumps(body).encode()))  # Infinity/NaN as Python's json writes them
+    return None
+
+
+def _with_edge(case, edge):
+    if edge is None:
+        return case
+    kind, value = edge
+    if kind == "cursor":
+        case.query = {**(case.query or {}), "cursor": value}
+    else:
+        case.body = value
+    return case
+
+
+@pytest.mark.parametrize("source", ["onestop", "population", "portal"])
+def test_no_5xx_for_any_generated_input(sim_dir, source):
+    """Schemathesis' negative data generation on every operation (admin ones included), its positive
+    generation on the admin ones (the CLI test above leaves them out), and positive cases carrying the
+    edge values of `_edge_values`: never a 5xx, whatever the input. The admin and health endpoints are the
+    same code in every app: fuzzed in the one-stop's only."""
+    app, reset = _own_app(sim_dir, source)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    seen: dict[tuple[str, int], int] = {}
+    feeds = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if source != "onestop" and not operation.path.startswith("/v1/"):
+            continue
+        edges = _edge_values(operation)
+        runs = [(GenerationMode.NEGATIVE, None)]
+        runs += [(GenerationMode.POSITIVE, None)] if "/admin/" in operation.path else []
+        runs += [(GenerationMode.POSITIVE, edges)] if edges is not None else []
+        feeds += operation.path.startswith("/v1/") and operation.method.upper() == "GET"
+        examples = 15 if feeds > 1 else 50  # the feeds after the first share its handler
+        for mode, extra in runs:
+            @settings(max_examples=examples, **FUZZ_SETTINGS)
+            @hypothesis_given(case=operation.as_strategy(mode), edge=extra if extra is not None else st.none())
+            def check(case, edge):
+                reset()
+                case = _with_edge(case, edge)
+                response = case.call(headers={"X-API-Key": FUZZ_KEY})
+                key = (case.operation.label, response.status_code)
+                seen[key] = seen.get(key, 0) + 1
+                assert response.status_code < 500, (case.as_curl_command(), response.status_code, response.text[:300])
+                if response.status_code >= 400:
+                    assert response.json()["detail"], response.text[:300]
+
+            try:
+                check()
+            except Unsatisfiable:  # an operation without parameters or body has no negative input
+                assert mode is GenerationMode.NEGATIVE and not operation.query and not operation.body
+    rejected = {label for (label, status), _ in seen.items() if 400 <= status < 500 and status not in (401, 429)}
+    if source == "onestop":
+        assert any(label.startswith("PUT /admin/faults") for label in rejected), seen  # it did reach validation
+    assert any(label.startswith(("GET /v1/", "POST /v1/")) for label in rejected), seen
+
+
+@pytest.mark.parametrize("source", ["onestop", "portal"])
+def test_paging_links_hold_under_schemathesis_stateful(sim_dir, source):
+    """Schemathesis' stateful phase follows each feed's `next_page` link (next_cursor into the cursor of the
+    same feed) mixed with generated windows, limits and cursors: never a 5xx."""
+    app, reset = _own_app(sim_dir, source)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    followed = []
+
+    class Workflow(schema.as_state_machine()):
+        def get_call_kwargs(self, case):
+            return {"headers": {"X-API-Key": FUZZ_KEY}}
+
+        def validate_response(self, response, case, **kwargs):
+            assert response.status_code < 500, (case.as_curl_command(), response.status_code, response.text[:300])
+            if response.status_code == 200 and (case.query or {}).get("cursor"):
+                followed.append(case.query["cursor"])
+
+    reset()
+    Workflow.run(settings=settings(max_examples=25, stateful_step_count=5, **FUZZ_SETTINGS))
+    assert followed  # some transitions paged on with a cursor the server gave
+
+
+def test_serve_on_a_busy_port_is_one_line_naming_it(sim_dir):
+    """`tthc sources serve` (and a parent running it as a child) on a port already taken: one line naming
+    the port, exit status 1; no traceback."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {"TTHC_ONESTOP_URL": f"http://127.0.0.1:{free_port()}",
+               "TTHC_POPULATION_URL": f"http://127.0.0.1:{port}", "TTHC_PORTAL_URL": f"http://127.0.0.1:{free_port()}"}
+        result = run_cli("sources", "serve", "--data", str(sim_dir), env=env, timeout=60)
+        assert result.returncode == 1
+        assert result.stderr.strip().splitlines() == [
+            f"tthc: error: cannot serve the population API: port {port} of 127.0.0.1 is already in use "
+            f"(its URL: http://127.0.0.1:{port})"], result.stderr
+        served = SourcesProcess(sim_dir, env=env)
+        try:
+            with pytest.raises(TthcError) as err:
+                served.wait_ready(timeout=60)
+        finally:
+            served.stop()
+        assert "\n" not in str(err.value)
+        assert str(err.value) == (f"sources server exited (1): cannot serve the population API: port {port} of "
+                                  f"127.0.0.1 is already in use (its URL: http://127.0.0.1:{port})")

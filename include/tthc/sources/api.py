@@ -1,10 +1,15 @@
 """The three source APIs (FastAPI), each backed by its own simulator store.
 
-Contract (DESIGN.md, "Source APIs"): JSON over HTTP, ``X-API-Key``, ``/openapi.json``, keyset
+Contract (docs/ARCHITECTURE.md, "Source API contract"): JSON over HTTP, ``X-API-Key``, ``/openapi.json``, keyset
 pagination (``cursor`` + ``limit``), change feeds on the half-open window
 ``[changed_since, changed_until)`` of the time the source *recorded* a change, never past the
 server's simulated "now", ``429`` with ``Retry-After`` under load, and fault injection switched on per
 run (5xx, responses slower than a client's timeout, duplicate rows across pages, out-of-order rows).
+
+Client input is bounded and checked before any work: a bad query parameter or body field gets a 4xx
+with a JSON body naming it (400 ``{"detail": "cursor: ..."}``, or 422 ``{"detail": [{"loc": [...],
+"msg": ..., "type": ...}]}``), a body over ``MAX_BODY_BYTES`` a 413 and a query string over
+``MAX_QUERY_BYTES`` a 414; never a 5xx.
 
 Pages are built from the stored JSON text without re-encoding, so a client is not held back by the
 server (see ``tthc bench``).
@@ -15,29 +20,48 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import random
+import re
 import sqlite3
 import threading
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import orjson
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from tthc.sources.sim.common import to_us
 from tthc.sources.store import SOURCES, open_store
 
 SOURCE_TIME_HEADER = "X-Source-Time"  # on every answer: the server's clock (ISO-8601 with offset)
 MAX_LIMIT = 5000
+# Bounds of client input (the pipeline's own requests stay far inside them: pages of at most MAX_LIMIT,
+# verification batches of 500 IDs, i.e. some 40 kB, cursors of ~50 characters).
+MAX_BODY_BYTES = 4 * 1024 * 1024  # any request body; room for MAX_VERIFY items with MAX_NAME_CHARS-long names
+MAX_QUERY_BYTES = 2048  # the raw query string
+MAX_CURSOR_CHARS = 64  # a next_cursor is at most 52 (two 64-bit integers, base64)
+MAX_VERIFY = 500  # IDs per verification request
+MAX_ID_CHARS = 32  # an ID is 9 or 12 digits; longer is not an ID
+MAX_NAME_CHARS = 2000  # as long as a text field of a loaded record may be (the loader's MAX_TEXT)
+MAX_OUTAGES = 64
+MAX_SLOW_SECONDS = 60.0
+MAX_IN_FLIGHT = 1024
+MAX_SEED = 2**63 - 1
+INT64 = (-(2**63), 2**63 - 1)  # what SQLite compares with a stored integer
+TIME_RANGE = (dt.datetime(1970, 1, 1, tzinfo=dt.UTC), dt.datetime(2100, 1, 1, tzinfo=dt.UTC))  # [from, to)
 ERROR_RESPONSES = {
-    400: {"description": "invalid cursor, or a window bound without a UTC offset"},
+    400: {"description": "invalid cursor, or a window bound without a UTC offset or outside "
+                         "[1970-01-01T00:00:00Z, 2100-01-01T00:00:00Z); the detail names the parameter"},
     401: {"description": "missing or wrong X-API-Key"},
+    413: {"description": f"request body over {MAX_BODY_BYTES} bytes"},
+    414: {"description": f"query string over {MAX_QUERY_BYTES} bytes"},
     429: {"description": "too many requests; retry after the Retry-After header's seconds"},
     503: {"description": "temporarily unavailable (retry with backoff)"},
 }
-MAX_VERIFY = 500
+ADMIN_RESPONSES = {k: ERROR_RESPONSES[k] for k in (401, 413, 414)}
 FEED_PATHS = {entity: "/v1/" + entity.replace("_", "-") for entities in SOURCES.values() for entity in entities}
 
 
@@ -97,9 +121,22 @@ class Clock:
         return to_us(self.now)
 
 
+def _in_time_range(value: dt.datetime) -> dt.datetime:
+    if not TIME_RANGE[0] <= value < TIME_RANGE[1]:
+        raise ValueError("must lie in [1970-01-01T00:00:00Z, 2100-01-01T00:00:00Z)")
+    return value
+
+
+# a moment in a body: ISO-8601 with a UTC offset, in TIME_RANGE
+Moment = Annotated[AwareDatetime, AfterValidator(_in_time_range)]
+Rate = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+
+
 class VerifyItem(BaseModel):
-    id: str = Field(description="12-digit personal ID number (or a 9-digit legacy ID card number)")
-    name: str | None = Field(default=None, description="full name as on the dossier, compared if given")
+    id: str = Field(min_length=1, max_length=MAX_ID_CHARS,
+                    description="12-digit personal ID number (or a 9-digit legacy ID card number)")
+    name: str | None = Field(default=None, max_length=MAX_NAME_CHARS,
+                             description="full name as on the dossier, compared if given")
     birth_date: dt.date | None = Field(default=None, description="compared if given")
 
 
@@ -108,28 +145,42 @@ class VerifyRequest(BaseModel):
 
 
 class OutageSpec(BaseModel):
-    mode: str = Field(pattern="^(stale|down)$", description="stale: serve nothing recorded from start on; "
-                                                             "down: answer 503")
-    start: dt.datetime = Field(description="ISO-8601 with offset, by the server's clock")
-    end: dt.datetime | None = Field(default=None, description="None: until the next update clears it")
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["stale", "down"] = Field(description="stale: serve nothing recorded from start on; "
+                                                       "down: answer 503")
+    start: Moment = Field(description="ISO-8601 with offset, by the server's clock")
+    end: Moment | None = Field(default=None, description="after start; None: until the next update clears it")
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> OutageSpec:
+        if self.end is not None and self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
 
 
 class FaultsUpdate(BaseModel):
-    profile: str | None = None
-    outages: list[OutageSpec] | None = Field(default=None, description="replaces the outages (the G8 fault); "
-                                                                       "[] clears them")
-    error_rate: float | None = None
-    timeout_rate: float | None = None
-    slow_seconds: float | None = None
-    duplicate_rate: float | None = None
-    shuffle_rate: float | None = None
-    throttle_rate: float | None = None
-    max_in_flight: int | None = None
-    seed: int | None = None
+    """Fields left out keep their value (or the profile's, when a profile is given)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    profile: Literal["none", "flaky", "chaos"] | None = None  # the keys of API_PROFILES
+    outages: list[OutageSpec] | None = Field(default=None, max_length=MAX_OUTAGES,
+                                             description="replaces the outages (the G8 fault); [] clears them")
+    error_rate: Rate | None = None
+    timeout_rate: Rate | None = None
+    slow_seconds: Annotated[float, Field(ge=0.0, le=MAX_SLOW_SECONDS, allow_inf_nan=False)] | None = None
+    duplicate_rate: Rate | None = None
+    shuffle_rate: Rate | None = None
+    throttle_rate: Rate | None = None
+    max_in_flight: Annotated[int, Field(ge=1, le=MAX_IN_FLIGHT)] | None = None
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] | None = None
 
 
 class ClockUpdate(BaseModel):
-    now: dt.datetime
+    model_config = ConfigDict(extra="forbid")
+
+    now: Moment
 
 
 def _faults_json(f: ApiFaults) -> dict:
@@ -142,25 +193,98 @@ def encode_cursor(changed_us: int, seq: int) -> str:
     return base64.urlsafe_b64encode(f"{changed_us}:{seq}".encode()).decode().rstrip("=")
 
 
+_CURSOR = re.compile(r"(-?[0-9]{1,19}):([0-9]{1,19})")
+
+
 def decode_cursor(cursor: str) -> tuple[int, int]:
+    """(change time, seq) of a ``next_cursor``; 400 for anything this API cannot have given (SQLite's
+    integers are 64-bit: a larger one would fail the query)."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        a, b = raw.split(":")
-        return int(a), int(b)
-    except (ValueError, UnicodeDecodeError):
-        raise HTTPException(400, f"invalid cursor {cursor!r}") from None
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except ValueError:  # binascii.Error, UnicodeDecodeError
+        raw = ""
+    match = _CURSOR.fullmatch(raw)
+    if match:
+        changed_us, seq = int(match[1]), int(match[2])
+        if INT64[0] <= changed_us <= INT64[1] and seq <= INT64[1]:
+            return changed_us, seq
+    raise HTTPException(400, f"cursor: not a next_cursor of this API ({cursor[:MAX_CURSOR_CHARS]!r})")
 
 
 def _aware(name: str, value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:
+    """A window bound: with a UTC offset, in TIME_RANGE (400 naming the parameter otherwise)."""
+    if value is None:
+        return None
+    if value.utcoffset() is None:
         raise HTTPException(400, f"{name} needs a UTC offset (ISO-8601, e.g. 2025-03-03T00:00:00+07:00)")
+    if not TIME_RANGE[0] <= value < TIME_RANGE[1]:
+        raise HTTPException(400, f"{name} must lie in [1970-01-01T00:00:00Z, 2100-01-01T00:00:00Z)")
     return value
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(413, f"request body over {MAX_BODY_BYTES} bytes")
+
+
+class InputLimits:
+    """ASGI middleware: 414 for a query string over ``MAX_QUERY_BYTES``; 413 for a body over
+    ``MAX_BODY_BYTES``, by its Content-Length before anything is read, else (chunked) by counting the
+    bytes as they arrive. Both as JSON, like every other error of these APIs."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        if len(scope.get("query_string", b"")) > MAX_QUERY_BYTES:
+            return await JSONResponse({"detail": f"query string over {MAX_QUERY_BYTES} bytes"},
+                                      status_code=414)(scope, receive, send)
+        length = next((v for k, v in scope["headers"] if k == b"content-length"), b"0")
+        if not length.isdigit():  # the HTTP server refuses such requests first; an ASGI test client may not
+            return await JSONResponse({"detail": "invalid Content-Length"}, status_code=400)(scope, receive, send)
+        if len(length) > 18 or int(length) > MAX_BODY_BYTES:
+            return await JSONResponse({"detail": BodyTooLarge().detail}, status_code=413)(scope, receive, send)
+        received = 0
+        started = False
+
+        async def counted():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > MAX_BODY_BYTES:
+                    raise BodyTooLarge()
+            return message
+
+        async def sending(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, sending)
+        except BodyTooLarge as err:  # read outside a route's body parsing (which answers 413 itself)
+            if started:
+                raise
+            await JSONResponse({"detail": err.detail}, status_code=413)(scope, receive, send)
+
+
+async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 naming each bad field (``loc``), without echoing the input: it may be megabytes, or a float
+    JSON cannot encode (``1e400`` parses to infinity, which made the default handler fail with a 500)."""
+    errors = exc.errors()
+    detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors[:20]]
+    return JSONResponse({"detail": detail}, status_code=422)
 
 
 def create_app(source: str, data_dir: Path, api_key: str, clock: Clock, faults: ApiFaults | None = None) -> FastAPI:
     titles = {"onestop": "One-stop system (Một cửa điện tử) API", "population": "National population database "
               "(mock) API", "portal": "National public service portal (Cổng DVCQG) API"}
     app = FastAPI(title=titles[source], version="1.0", description=__doc__)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_middleware(InputLimits)  # first: the middlewares below wrap it (its 413/414 get X-Source-Time)
     # the scheduled outages of the simulation apply whatever the fault profile (they are part of the data)
     state = {"faults": replace(faults or ApiFaults(), outages=load_outages(data_dir, source)), "in_flight": 0,
              "requests": 0}
@@ -220,30 +344,25 @@ def create_app(source: str, data_dir: Path, api_key: str, clock: Clock, faults: 
     def health() -> dict:
         return {"status": "ok", "source": source, "now": clock.now.isoformat()}
 
-    @app.put("/admin/faults", tags=["ops"], dependencies=[Depends(require_key)])
+    @app.put("/admin/faults", tags=["ops"], dependencies=[Depends(require_key)], responses=ADMIN_RESPONSES)
     def set_faults(update: FaultsUpdate) -> dict:
         base = state["faults"]
         if update.profile is not None:
-            if update.profile not in API_PROFILES:
-                raise HTTPException(400, f"unknown profile {update.profile!r}")
             base = replace(API_PROFILES[update.profile], outages=base.outages)  # outages change only when given
         changes = {k: v for k, v in update.model_dump().items() if k not in ("profile", "outages") and v is not None}
         if update.outages is not None:
-            for o in update.outages:
-                _aware("start", o.start)
-                _aware("end", o.end)
             changes["outages"] = tuple(Outage(o.mode, o.start, o.end) for o in update.outages)
         state["faults"] = replace(base, **changes)
         state["rng"] = random.Random(state["faults"].seed)
         return _faults_json(state["faults"])
 
-    @app.get("/admin/faults", tags=["ops"], dependencies=[Depends(require_key)])
+    @app.get("/admin/faults", tags=["ops"], dependencies=[Depends(require_key)], responses=ADMIN_RESPONSES)
     def get_faults() -> dict:
         return _faults_json(state["faults"])
 
-    @app.put("/admin/clock", tags=["ops"], dependencies=[Depends(require_key)])
+    @app.put("/admin/clock", tags=["ops"], dependencies=[Depends(require_key)], responses=ADMIN_RESPONSES)
     def set_clock(update: ClockUpdate) -> dict:
-        clock.now = _aware("now", update.now)
+        clock.now = update.now
         return {"now": clock.now.isoformat()}
 
     def feed(entity: str):
@@ -252,7 +371,8 @@ def create_app(source: str, data_dir: Path, api_key: str, clock: Clock, faults: 
                                                                            "with offset")] = None,
             changed_until: Annotated[dt.datetime | None, Query(description="window end (exclusive); capped at the "
                                                                            "server's now")] = None,
-            cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+            cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS,
+                                                description="next_cursor of the previous page")] = None,
             limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1000,
         ) -> Response:
             since = to_us(_aware("changed_since", changed_since)) if changed_since else 0
@@ -287,10 +407,17 @@ def create_app(source: str, data_dir: Path, api_key: str, clock: Clock, faults: 
             continue
         app.get(FEED_PATHS[entity], tags=["change feeds"], dependencies=[Depends(require_key)],
                 summary=f"{entity.replace('_', ' ')} recorded in [changed_since, changed_until)",
+                operation_id=f"list_{entity}",
                 responses={**ERROR_RESPONSES, 200: {"content": {"application/json": {"schema": {
                     "type": "object", "required": ["items", "next_cursor"], "properties": {
                         "items": {"type": "array", "items": {"type": "object"}},
-                        "next_cursor": {"type": ["string", "null"]}}}}}}})(feed(entity))
+                        "next_cursor": {"type": ["string", "null"]}}}}},
+                    # the next page: the same window, from this page's next_cursor (a stateful test follows it)
+                    "links": {"next_page": {"operationId": f"list_{entity}", "parameters": {
+                        "cursor": "$response.body#/next_cursor",
+                        "changed_since": "$request.query.changed_since",
+                        "changed_until": "$request.query.changed_until",
+                        "limit": "$request.query.limit"}}}}})(feed(entity))
 
     if source == "population":
         @app.post("/v1/citizens/verify", tags=["verification"], dependencies=[Depends(require_key)],
