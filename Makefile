@@ -9,7 +9,7 @@ export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export SCARF_ANALYTICS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test lint install airflow bench clean compose-tool browser-tool
+.PHONY: demo test check lint install airflow bench clean compose-tool browser-tool
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,10 +41,17 @@ browser-tool:
 
 lint: $(STAMP)
 	$(BIN)/ruff check include dags tests
-	cd dbt_project && ../$(BIN)/sqlfluff lint --disable-progress-bar models macros tests
+	cd dbt_project && ../$(BIN)/sqlfluff lint --disable-progress-bar --processes 0 models macros tests
 
+# Two pytest sessions side by side (pytest-xdist), a test file at a time in each: each session has its own
+# embedded server, TTHC_HOME, dbt target and GX results (tests/conftest.py).
+TEST_WORKERS ?= 2
 test: $(STAMP) compose-tool browser-tool lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# The edit loop: the linters, then every test not marked slow, stopping at the first failure.
+check: $(STAMP) lint
+	$(BIN)/python -m pytest -x -q -m "not slow" $(PYTEST_ARGS)
 
 airflow: $(STAMP)
 	$(BIN)/tthc airflow

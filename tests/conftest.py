@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -21,6 +22,13 @@ os.environ.setdefault("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False")
 _HOME = tempfile.mkdtemp(prefix="tthc_home_")
 os.environ["TTHC_HOME"] = _HOME
 os.environ.pop("TTHC_WAREHOUSE_PORT", None)
+# What dbt and GX write as they run (dbt's target/ and logs, GX's results and Data Docs) goes to the session's
+# home, not the checkout: sessions running side by side (pytest -n) never read each other's files.
+os.environ["DBT_TARGET_PATH"] = os.path.join(_HOME, "dbt_target")
+os.environ["DBT_LOG_PATH"] = os.path.join(_HOME, "dbt_logs")
+_GX = os.path.join(_HOME, "gx")
+shutil.copytree(ROOT / "expectations", _GX, ignore=shutil.ignore_patterns("uncommitted"))
+os.environ["TTHC_GX_PROJECT_DIR"] = _GX
 
 
 def _airflow_env() -> None:
@@ -272,3 +280,14 @@ def personal_data(data: Path) -> tuple[set[str], set[str]]:
     found.discard(None)
     found.discard("")
     return found, {s for s in found if s.isdigit() and len(s) >= 9}
+
+
+# The files that take minutes, longest first (measured with --durations): collected first, so that with
+# `pytest -n 2 --dist loadfile` the two sessions start on them and the short files fill in behind.
+LONGEST_FIRST = ("test_demo.py", "test_checks.py", "test_reliability.py", "test_bench.py", "test_marts.py",
+                 "test_airflow_scheduler.py", "test_provinces.py", "test_access.py", "test_load.py")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {name: n for n, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order

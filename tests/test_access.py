@@ -11,9 +11,10 @@ from collections import Counter
 
 import psycopg
 import pytest
-from conftest import DAYS, ROOT, START, personal_data, role_in, run_cli
+from conftest import DAYS, START, personal_data, role_in, run_cli
 from tthc import TthcError
 from tthc.access import add_inspector
+from tthc.gx_suites import context_dir
 
 # the marts a scoped inspector sees in part, and how a row belongs to an agency
 SCOPED = {"fct_dossier": "agency_code", "fct_dossier_status_change": "agency_code", "fct_portal_sync": "agency_code",
@@ -119,7 +120,7 @@ def test_no_personal_data_in_anything_a_reader_can_see(checked, scoped, settings
     report = build_report(role_in(admin, settings, "tthc_inspector"), START + dt.timedelta(days=DAYS - 1),
                           tmp_path / "report")
     files = [report.path, *(tmp_path / "report" / f for f in report.csv_files)]
-    docs = ROOT / "expectations" / "uncommitted" / "data_docs"
+    docs = context_dir() / "uncommitted" / "data_docs"
     files += [p for p in docs.rglob("*") if p.is_file() and p.suffix in (".html", ".json")]
     assert len(files) > 10 and report.counts["open_gaps"] > 0
     for path in files:

@@ -15,6 +15,7 @@ import time
 import psycopg
 import pytest
 from conftest import ROOT, run_cli
+from tthc.gx_suites import context_dir
 from tthc.load.entities import ALL_ENTITIES
 from tthc.transform import mart_checksums
 
@@ -97,7 +98,7 @@ def test_the_demo_runs_the_whole_pipeline_and_scores_the_gaps(warehouse, setting
     secrets = {k: v for k, v in json.loads((settings.home / "secrets.json").read_text()).items() if len(v) >= 16}
     assert {"TTHC_API_KEY", "TTHC_PII_KEY", "TTHC_BI_PASSWORD", "TTHC_INSPECTOR_PASSWORD"} <= set(secrets)
     places = [out, settings.home / "airflow" / "logs", settings.home / "dbt_docs",
-              ROOT / "expectations" / "uncommitted" / "data_docs"]
+              context_dir() / "uncommitted" / "data_docs"]
     files = [p for place in places if place.exists() for p in place.rglob("*") if p.is_file()]
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout.split()
     files += [ROOT / t for t in tracked if (ROOT / t).is_file()]

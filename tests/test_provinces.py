@@ -47,7 +47,7 @@ def scanned(plan: dict) -> set[str]:
 def hourly_plans(transformer: str) -> dict[str, set[str]]:
     """The partitions each partitioned log's staging model reads in an incremental build: its SQL as dbt
     compiles it for the build window just opened, planned by PostgreSQL (EXPLAIN)."""
-    from tthc.transform import open_build_window, project_dir, run_dbt
+    from tthc.transform import open_build_window, run_dbt, target_dir
 
     open_build_window(transformer)
     result = run_dbt(["compile", "--select", *(p.split("/")[1] for p in STAGING.values()),
@@ -56,7 +56,7 @@ def hourly_plans(transformer: str) -> dict[str, set[str]]:
     out = {}
     with psycopg.connect(transformer) as conn:
         for table, path in STAGING.items():
-            sql = (project_dir() / "target/compiled/tthc/models/staging" / f"{path}.sql").read_text()
+            sql = (target_dir() / "compiled/tthc/models/staging" / f"{path}.sql").read_text()
             assert "changed_at between '" in sql, "compiled without the constant bound: not an incremental build"
             plan = conn.execute(f"EXPLAIN (FORMAT JSON) {sql}").fetchone()[0][0]["Plan"]
             schema, name = table.split(".")
@@ -85,9 +85,9 @@ def merge_plan(admin: str, table: str) -> tuple[str, set[str]]:
     """The MERGE the hourly build ran into a partitioned fact (target/run), planned by PostgreSQL against
     an empty source shaped like the model (its temp table is gone): the bound it carried, and the
     partitions the plan reads."""
-    from tthc.transform import project_dir
+    from tthc.transform import target_dir
 
-    text = (project_dir() / "target/run/tthc/models/marts/core" / f"{table}.sql").read_text()
+    text = (target_dir() / "run/tthc/models/marts/core" / f"{table}.sql").read_text()
     merge = text[text.index("merge into"):].rstrip().rstrip(";")
     source = re.search(r"using (\S+) as DBT_INTERNAL_SOURCE", merge).group(1)
     bound = re.search(r"DBT_INTERNAL_DEST\.recorded_at between '([^']+)'", merge).group(1)

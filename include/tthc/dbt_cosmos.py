@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from tthc.load.entities import ALL_ENTITIES
-from tthc.transform import project_dir
+from tthc.transform import project_dir, target_dir
 
 TRANSFORMER_CONN = "tthc_transformer"
 MARTS_URI = "tthc://warehouse/marts"  # the whole star schema (postgres:// URIs name a single table)
@@ -28,7 +28,7 @@ def raw_asset_uris() -> list[str]:
 def ensure_manifest() -> Path:
     """dbt's manifest, which Cosmos reads to render the graph (no `dbt ls` per parse): parsed again when
     a project file is newer. Parsing needs no database, only the profile's variables to render."""
-    target = project_dir() / "target" / "manifest.json"
+    target = target_dir() / "manifest.json"
     newest = max(p.stat().st_mtime for p in project_dir().rglob("*")
                  if p.is_file() and "target" not in p.parts and "logs" not in p.parts)
     if target.exists() and target.stat().st_mtime >= newest:

@@ -25,7 +25,13 @@ from urllib.parse import urlsplit, urlunsplit
 from tthc.gaps import CODES, FAMILIES, GAP_RULES
 from tthc.sources.sim.truth import RULES
 
-PROJECT = Path(__file__).resolve().parents[2] / "expectations"
+PROJECT = Path(__file__).resolve().parents[2] / "expectations"  # the committed context
+PROJECT_VARIABLE = "TTHC_GX_PROJECT_DIR"  # another copy of it to run in (the tests: one per session)
+
+
+def context_dir() -> Path:
+    """The GX file context the checks run in: ``$TTHC_GX_PROJECT_DIR``, else the committed ``expectations/``."""
+    return Path(os.environ[PROJECT_VARIABLE]) if os.environ.get(PROJECT_VARIABLE) else PROJECT
 DSN_VARIABLE = "TTHC_GX_WAREHOUSE_DSN"
 DATASOURCE = "warehouse"
 CHECKPOINT = "sync_gap_checks"
@@ -98,9 +104,10 @@ def declared_suites() -> dict[str, tuple[str, list]]:
 ASSETS = {"check_context": "check_context", "source_freshness": "source_freshness", "sync_gap": "sync_gap"}
 
 
-def init_context(dsn: str, project: Path = PROJECT) -> Path:
+def init_context(dsn: str, project: Path | None = None) -> Path:
     """Write (or bring up to date) the file context; idempotent. GX checks the data source and its
     tables as it adds them, so it needs the warehouse (``dsn``: the transformer's)."""
+    project = project or context_dir()
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -149,9 +156,10 @@ def init_context(dsn: str, project: Path = PROJECT) -> Path:
 
 # --- running ------------------------------------------------------------------------------------------
 def run_checkpoint(dsn: str, settings=None, as_of: dt.datetime | None = None,
-                   project: Path = PROJECT) -> tuple[bool, dict]:
+                   project: Path | None = None) -> tuple[bool, dict]:
     """Run the checkpoint on the committed check context; (success, summary). An expectation that could
     not be evaluated (GX reports it, it does not raise) is an error here."""
+    project = project or context_dir()
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
 
@@ -187,8 +195,9 @@ def run_checkpoint(dsn: str, settings=None, as_of: dt.datetime | None = None,
     return result.success, summary
 
 
-def prune_results(project: Path = PROJECT, keep: int = KEEP_RESULTS) -> None:
+def prune_results(project: Path | None = None, keep: int = KEEP_RESULTS) -> None:
     """Keep the newest ``keep`` runs' validation results and Data Docs pages (GX keeps them all)."""
+    project = project or context_dir()
     for base in (project / "uncommitted" / "validations",
                  project / "uncommitted" / "data_docs" / "local_site" / "validations"):
         if not base.exists():
@@ -201,8 +210,9 @@ def prune_results(project: Path = PROJECT, keep: int = KEEP_RESULTS) -> None:
                 shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
 
 
-def describe_context(project: Path = PROJECT) -> dict:
+def describe_context(project: Path | None = None) -> dict:
     """The committed context as comparable data (ids dropped): for the test that it is up to date."""
+    project = project or PROJECT
     out = {}
     for folder in ("expectations", "validation_definitions", "checkpoints"):
         for path in sorted((project / folder).glob("*.json")):

@@ -30,6 +30,13 @@ def project_dir() -> Path:
     return path
 
 
+def target_dir() -> Path:
+    """Where dbt writes its manifest, compiled and run SQL: ``$DBT_TARGET_PATH`` (dbt's own setting), else
+    the project's ``target/``."""
+    configured = os.environ.get("DBT_TARGET_PATH")
+    return Path(configured) if configured else project_dir() / "target"
+
+
 def dbt_env(dsn: str, threads: int = 2) -> dict[str, str]:
     """The environment dbt_project/profiles.yml reads, for a DSN of tthc_transformer."""
     parts = urlsplit(dsn)

@@ -40,7 +40,7 @@ def test_a_warehouse_restarted_mid_load_keeps_nothing_half_written(sources, sett
     env.pop("TTHC_WAREHOUSE_DSN", None)
     up = run_cli("warehouse", "up", env=env, timeout=180)
     assert up.returncode == 0, up.stderr
-    admin = up.stdout.strip().splitlines()[-1]
+    admin = run_cli("warehouse", "dsn", env=env).stdout.strip()  # `up` prints it with the password hidden
     reference_run = extract(env)  # the clean load, for reference
     assert reference_run.wait(120) == 0, reference_run.stderr.read()
     reference = table_checksums(admin)
