@@ -18,6 +18,7 @@ from contextlib import ExitStack
 import psycopg
 import pytest
 from conftest import load, new_database, role_in
+from tthc.coverage import coverage
 
 PROVINCES = ("40", "38")
 START = dt.date(2025, 3, 30)
@@ -154,9 +155,9 @@ def test_raw_rows_watermarks_and_coverage_are_per_province(provinces):
             "admin_units", "agencies", "procedures", "dossiers", "status_changes", "sync_records",
             "online_applications", "payments", "ratings", "petitions")}
         assert {w for *_, w in marks} == {at(DAYS)}
-        holes = conn.execute("SELECT count(*) FROM audit.load_coverage WHERE kind = 'hole'").fetchone()[0]
-        covered = conn.execute("SELECT DISTINCT province_code FROM audit.load_coverage WHERE kind = 'covered'").fetchall()
-        assert holes == 0 and {p for (p,) in covered} == set(PROVINCES)
+        stretches = coverage(provinces["admin"])
+        assert [s for s in stretches if s.kind != "covered"] == []
+        assert {s.province for s in stretches} == set(PROVINCES)
         # local keys collide across provinces and stay apart: HoSoID, and the national procedure codes
         # that each province's catalogue holds in its own version
         shared_ids = conn.execute("SELECT count(*) FROM (SELECT dossier_id FROM raw_onestop.dossiers GROUP BY 1 "

@@ -160,6 +160,12 @@ def add_office_minutes(moment: dt.datetime, minutes: float) -> dt.datetime:
     return from_office_us(office_us(moment) + round(minutes * _US))
 
 
+def office_after(moment: dt.datetime, minutes: float) -> dt.datetime:
+    """``minutes`` of office time after ``moment``, to the whole second (as the SQL ``audit.office_after``): the
+    gap rules' and the freshness rule's thresholds."""
+    return add_office_minutes(moment, minutes).replace(microsecond=0)
+
+
 def office_minutes_between(start: dt.datetime, end: dt.datetime) -> float:
     """Office-time minutes in [start, end) (nights, lunch, weekends and holidays do not count); 0 if
     end <= start. The inverse of ``add_office_minutes``: office_minutes_between(a, add_office_minutes(a, m)) == m."""

@@ -30,7 +30,7 @@ import psycopg
 
 from tthc import TthcError
 from tthc import config as config_mod
-from tthc.calendar import add_office_minutes
+from tthc.calendar import office_after
 from tthc.gaps import CODES, GAP_RULES, TZ_NAME
 from tthc.sources.sim.truth import CHECK_INTERVAL, Params
 
@@ -57,11 +57,6 @@ class CheckResult:
 
     def as_dict(self) -> dict:
         return {**self.__dict__, "as_of": self.as_of.isoformat()}
-
-
-def office_after(moment: dt.datetime, minutes: float) -> dt.datetime:
-    """Office-time minutes after ``moment``, to the whole second (as the SQL ``audit.office_after``)."""
-    return add_office_minutes(moment, minutes).replace(microsecond=0)
 
 
 # --- scope ----------------------------------------------------------------------------------------------

@@ -107,14 +107,16 @@ def build_parser() -> OneLineParser:
     serve.add_argument("--now", default=None, help="simulated 'now' (ISO-8601); default: the end of the data")
     serve.add_argument("--faults", default="none", help="API fault profile: none, flaky, chaos")
 
-    ext = sub.add_parser("extract", help="run the extract DAGs' work for a window without Airflow")
+    ext = sub.add_parser("extract", help="run the extract DAGs' work for a window without Airflow (the window, "
+                         "then the catch-up of what each entity owes from the TTHC_CATCH_UP_DAYS before it)")
     ext.add_argument("source", choices=["onestop", "portal", "population", "all"])
     ext.add_argument("--since", required=True, help="start of the window, ISO-8601 with offset")
     ext.add_argument("--until", required=True, help="end of the window (after --since), ISO-8601 with offset")
     ext.add_argument("--province", type=_provinces, default=None,
                      help="province code(s), comma-separated (default: TTHC_PROVINCES)")
 
-    sub.add_parser("coverage", help="which hours each source and entity has loaded, and the holes (exit 1 on a hole)")
+    sub.add_parser("coverage", help="which hours each source and entity has read completely, which only while its "
+                                    "source was stale (provisional), and the holes (exit 1 on either)")
 
     bench = sub.add_parser("bench", help="load benchmark")
     bench.add_argument("--dossiers-per-year", type=_positive, default=500_000)

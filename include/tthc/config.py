@@ -47,6 +47,12 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "TTHC_SYNC_SLA_MINUTES": ("60", "G2/G3: a status must reach the portal within this"),
     "TTHC_MISSING_AFTER_HOURS": ("24", "G1/G4/G7: missing for this many office hours (working-day calendar) is a gap"),
     "TTHC_STALE_AFTER_MINUTES": ("120", "G8: a source serving nothing newer for this many office minutes is stale"),
+    "TTHC_CATCH_UP_DAYS": ("3", "how far back each hourly extract run reloads hours no complete load has read (failed, "
+                           "never run, or read while its source was stale); 0 turns catch-up off"),
+    "TTHC_SOURCE_MAX_SECONDS": ("600", "a load's budget for retrying a source that answers 429/5xx or times out "
+                                "(in Airflow: the connection extra max_seconds)"),
+    "TTHC_TASK_RETRY_SECONDS": ("120", "Airflow: the first retry of a failed task after this many seconds (then "
+                                "doubling, 3 retries)"),
     "TTHC_REPORT_DIR": ("", "where the inspector_report DAG writes <day>/index.html and CSVs (unset: $TTHC_HOME/reports)"),
 }
 
@@ -67,6 +73,13 @@ def _int_env(name: str) -> int:
         raise TthcError(f"{name} must be a whole number, got {raw!r}") from None
 
 
+def _bounded_env(name: str, lowest: int, highest: int) -> int:
+    value = _int_env(name)
+    if not lowest <= value <= highest:
+        raise TthcError(f"{name} must be between {lowest} and {highest}, got {value}")
+    return value
+
+
 @dataclass(frozen=True, repr=False)
 class Settings:
     home: Path
@@ -80,6 +93,8 @@ class Settings:
     sync_sla_minutes: int
     missing_after_hours: int
     stale_after_minutes: int = 120
+    catch_up_days: int = 3
+    source_max_seconds: int = 600
     page_size: int = DEFAULT_PAGE_SIZE
     provinces: tuple[str, ...] = ()
 
@@ -190,6 +205,8 @@ def load() -> Settings:
         sync_sla_minutes=_int_env("TTHC_SYNC_SLA_MINUTES"),
         missing_after_hours=_int_env("TTHC_MISSING_AFTER_HOURS"),
         stale_after_minutes=_int_env("TTHC_STALE_AFTER_MINUTES"),
+        catch_up_days=_bounded_env("TTHC_CATCH_UP_DAYS", 0, 60),
+        source_max_seconds=_bounded_env("TTHC_SOURCE_MAX_SECONDS", 1, 86_400),
         page_size=_page_size(),
         provinces=provinces,
     )

@@ -81,7 +81,8 @@ class SourceClient:
         self.http = httpx.Client(base_url=self.base_url, headers={"X-API-Key": self.api_key},
                                  timeout=httpx.Timeout(self.timeout), http2=False)
         self.stats = {"requests": 0, "retries": 0, "seconds": 0.0}  # seconds: in requests, JSON parsed
-        self.source_time: dt.datetime | None = None  # the server's clock at its latest answer, if it says
+        # the server's clock at its latest answer (X-Source-Time), else ours then; None before any answer
+        self.source_time: dt.datetime | None = None
 
 
     def close(self) -> None:
@@ -104,6 +105,7 @@ class SourceClient:
 
         def answer(response: httpx.Response):
             stamp = response.headers.get(SOURCE_TIME_HEADER)
+            self.source_time = dt.datetime.now(dt.UTC)  # our clock unless the source says its own
             if stamp:
                 try:
                     self.source_time = dt.datetime.fromisoformat(stamp)

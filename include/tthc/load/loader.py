@@ -344,7 +344,8 @@ def load_window(conn: psycopg.Connection, entity: Entity, pages: Iterable[list[d
         stage = create_stage(conn, entity)
         copy_rows(conn, stage, entity, (row for rows in prefetch(builder.page(p) for p in pages) for row in rows))
         stats.rows_read = builder.rows_read
-        stats.served_at = (source_time() if source_time else None) or dt.datetime.now(dt.UTC)
+        # the source's clock; None when no request was made (a catalogue already loaded up to the window's end)
+        stats.served_at = source_time() if source_time else dt.datetime.now(dt.UTC)
         stats.newest_changed_at, stats.oldest_changed_at = conn.execute(
             f"SELECT max(changed_at), min(changed_at) FROM {stage}").fetchone()
         quarantined = builder.quarantined

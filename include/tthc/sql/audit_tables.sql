@@ -48,38 +48,9 @@ FROM (
 GROUP BY 1, 2, 3, 4, 5;
 COMMENT ON VIEW audit.quarantine_summary IS 'quarantined records by province, source, entity, reason and day; no payloads';
 
--- Load coverage: per province, source and entity, the union of the successfully committed windows (kind 'covered',
--- one row per unbroken stretch) and the holes between them (kind 'hole'). A hole is time no successful
--- load has read: a manual run, a backfill and the schedule together can leave one; `tthc coverage` lists
--- them and the gap checks report them beside G8. Windows of catalogue entities overlap; that is fine.
-CREATE OR REPLACE VIEW audit.load_coverage WITH (security_barrier) AS
-WITH windows AS (
-    SELECT province_code, source, entity, window_start, window_end FROM audit.load_run
-    WHERE status = 'success' AND window_start IS NOT NULL AND window_end > window_start
-),
-reach AS (
-    SELECT *, max(window_end) OVER (PARTITION BY province_code, source, entity ORDER BY window_start, window_end
-                                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reached
-    FROM windows
-),
-stretches AS (
-    SELECT *, count(*) FILTER (WHERE reached IS NULL OR window_start > reached)
-                  OVER (PARTITION BY province_code, source, entity ORDER BY window_start, window_end) AS stretch
-    FROM reach
-),
-covered AS (
-    SELECT province_code, source, entity, stretch, min(window_start) AS covered_from, max(window_end) AS covered_until,
-           count(*) AS windows
-    FROM stretches GROUP BY 1, 2, 3, 4
-)
-SELECT province_code, source, entity, 'covered' AS kind, covered_from AS period_start, covered_until AS period_end, windows
-FROM covered
-UNION ALL
-SELECT province_code, source, entity, 'hole', covered_until, next_from, 0
-FROM (SELECT *, lead(covered_from) OVER (PARTITION BY province_code, source, entity ORDER BY stretch) AS next_from FROM covered) AS c
-WHERE next_from IS NOT NULL;
-COMMENT ON VIEW audit.load_coverage IS
-    'per province, source and entity: stretches of time covered by successful loads, and the holes between them';
+-- Load coverage (covered, provisional, holes) needs the freshness rule replayed over the load log: tthc.coverage
+-- computes it in Python (`tthc coverage`); the SQL view that called every loaded window covered is gone.
+DROP VIEW IF EXISTS audit.load_coverage;
 
--- pipeline-wide, nothing of a dossier: scoped inspectors read them too
-GRANT SELECT ON audit.quarantine_summary, audit.load_coverage TO tthc_scoped_inspector;
+-- pipeline-wide, nothing of a dossier: scoped inspectors read it too
+GRANT SELECT ON audit.quarantine_summary TO tthc_scoped_inspector;

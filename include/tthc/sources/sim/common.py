@@ -10,7 +10,7 @@ import datetime as dt
 
 import orjson
 
-from tthc.calendar import TZ, add_office_minutes, next_office_time
+from tthc.calendar import TZ, next_office_time
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -31,11 +31,6 @@ def iso(moment: dt.datetime | None) -> str | None:
 
 def whole(moment: dt.datetime) -> dt.datetime:
     return moment.replace(microsecond=0)
-
-
-def office_after(moment: dt.datetime, minutes: float) -> dt.datetime:
-    """``minutes`` of office time after ``moment``, to the whole second."""
-    return whole(add_office_minutes(moment, minutes))
 
 
 def office_at(moment: dt.datetime) -> dt.datetime:

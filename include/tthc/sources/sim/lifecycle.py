@@ -14,9 +14,9 @@ import datetime as dt
 import random
 from dataclasses import dataclass
 
-from tthc.calendar import TZ, add_working_days, office_minutes_between
+from tthc.calendar import TZ, add_working_days, office_after, office_minutes_between
 from tthc.kpi766 import finish_time, on_time
-from tthc.sources.sim.common import office_after, office_at, whole
+from tthc.sources.sim.common import office_at, whole
 from tthc.sources.sim.geography import REFORM_DATE
 
 # the successor takes over pending dossiers on the first morning of the reform

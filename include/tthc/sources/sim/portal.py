@@ -18,8 +18,8 @@ import datetime as dt
 import random
 from dataclasses import dataclass
 
-from tthc.calendar import add_working_days
-from tthc.sources.sim.common import iso, office_after, whole
+from tthc.calendar import add_working_days, office_after
+from tthc.sources.sim.common import iso, whole
 
 MISMATCH_FIELDS = ("MaTTHC", "NgayHenTra", "KenhThucHien", "SoGiayToChuHoSo")
 

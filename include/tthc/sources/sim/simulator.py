@@ -19,11 +19,11 @@ from pathlib import Path
 
 import orjson
 
-from tthc.calendar import TZ, add_working_days, is_working_day
+from tthc.calendar import TZ, add_working_days, is_working_day, office_after
 from tthc.config import write_private
 from tthc.sources.sim import lifecycle, truth
 from tthc.sources.sim.catalogue import Agency, build_catalogue, catalogue_records
-from tthc.sources.sim.common import dumps, iso, office_after, to_us, whole
+from tthc.sources.sim.common import dumps, iso, to_us, whole
 from tthc.sources.sim.faults import (
     BAD_KINDS,
     FEED_SOURCES,

@@ -23,8 +23,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import groupby
 
-from tthc.calendar import TZ
-from tthc.sources.sim.common import from_us, iso, office_after, to_us
+from tthc import freshness
+from tthc.calendar import TZ, office_after
+from tthc.sources.sim.common import from_us, iso, to_us
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,9 @@ RULES: dict[str, Rule] = {r.code: r for r in (
          "opens at that evaluation start, or later when the counts start to differ; closes when they agree"),
     Rule("G8", "stale source", "source name (onestop, portal)",
          "a source with a change feed, as the hourly pipeline sees it: at each whole hour h it fetches the "
-         "hour that ended, [h - 1 h, h), and again every earlier hour whose fetch failed; a source in a stale "
+         "hour that ended, [h - 1 h, h), and, if that worked, every stretch of the catch-up days before it "
+         "that no complete fetch has read (one that failed, or one read while the source was stale and "
+         "ending after the newest change seen then); a source in a stale "
          "outage serves nothing recorded from the outage start, one in a down outage answers 503. The newest "
          "seen change at h is the newest change time served by the fetches up to h (at the period start: the "
          "start). The source is stale at h when office_after(newest seen change, stale_after) < h",
@@ -93,16 +96,18 @@ class Params:
     sync_sla: dt.timedelta = dt.timedelta(minutes=60)
     missing_after_minutes: float = 24 * 60  # office minutes
     stale_after_minutes: float = 120  # office minutes, per feed source
+    catch_up: dt.timedelta = freshness.DEFAULT_LOOKBACK  # how far back an hourly run reloads what it owes
 
     @classmethod
     def from_settings(cls, settings) -> Params:
         return cls(dt.timedelta(minutes=settings.sync_sla_minutes), settings.missing_after_hours * 60,
-                   settings.stale_after_minutes)
+                   settings.stale_after_minutes, dt.timedelta(days=settings.catch_up_days))
 
     def as_dict(self) -> dict:
         return {"sync_sla_minutes": self.sync_sla.total_seconds() / 60,
                 "missing_after_hours": self.missing_after_minutes / 60, "missing_after_unit": "office hours",
-                "stale_after_minutes": self.stale_after_minutes, "stale_after_unit": "office minutes"}
+                "stale_after_minutes": self.stale_after_minutes, "stale_after_unit": "office minutes",
+                "catch_up_days": self.catch_up.total_seconds() / 86400}
 
 
 Interval = tuple[dt.datetime, dt.datetime | None]
@@ -191,38 +196,40 @@ def g7_drift(day: dt.date, receipts: list[dt.datetime], syncs: list[dt.datetime]
     return out
 
 
+def _served(times: list[int], lo: dt.datetime, hi: dt.datetime, cap: int, moment: dt.datetime) -> freshness.Load:
+    """A fetch of [lo, hi) at ``moment`` from a source serving nothing recorded from ``cap`` on."""
+    i = bisect_left(times, min(to_us(hi), cap)) - 1  # the newest change in [lo, min(hi, cap))
+    newest = from_us(times[i]) if i >= 0 and times[i] >= to_us(lo) else None
+    return freshness.Load(lo, hi, moment, True, newest)
+
+
 def g8_stale(recorded_us: Iterable[int], outages: list[tuple[dt.datetime, dt.datetime, str]], p: Params,
              start: dt.datetime, end: dt.datetime, every: dt.timedelta = CHECK_INTERVAL) -> list[Interval]:
     """recorded_us: the source's change times (UTC microseconds, as the stores keep them), in order;
-    outages: (start, end, mode) of this source. Observed at each whole ``every`` from ``start`` to ``end``."""
+    outages: (start, end, mode) of this source. The hourly pipeline at each whole ``every`` from
+    ``start`` to ``end``: it loads the hour that ended, then (if that worked) catches up what it owes
+    (``tthc.freshness.owed``, the product's rule), everything served at the hour; then G8 observes."""
     times = list(recorded_us)
-    newest, pending, opened = to_us(start), [], None
-    out: list[Interval] = []
+    lookback = p.catch_up
+    state = freshness.Freshness(start, p.stale_after_minutes)
+    recent: list[freshness.Load] = []  # the loads whose windows can still be owed
     moment = start + every
     while moment <= end:
-        now = to_us(moment)
-        windows = [*pending, (now - int(every.total_seconds() * 1e6), now)]
-        active = [(to_us(s), mode) for s, e, mode in outages if s <= moment < e]
-        if any(mode == "down" for _, mode in active):
-            pending = windows  # answers 503: fetched again at the next hour it answers
+        since = moment - every
+        active = [(s, mode) for s, e, mode in outages if s <= moment < e]
+        if any(mode == "down" for _, mode in active):  # answers 503: the run fails, nothing is caught up
+            served = [freshness.Load(since, moment, moment, False, None)]
         else:
-            cap = min([s for s, mode in active if mode == "stale"], default=now)
-            for lo, hi in windows:
-                i = bisect_left(times, min(hi, cap)) - 1  # the newest change in [lo, min(hi, cap))
-                if i >= 0 and times[i] >= lo:
-                    newest = max(newest, times[i])
-            pending = []
-        due = office_after(from_us(newest), p.stale_after_minutes)
-        stale = due < moment
-        if opened is not None and (not stale or opened != due):
-            out.append((opened, moment))
-            opened = None
-        if stale and opened is None:
-            opened = due
+            cap = to_us(min([s for s, mode in active if mode == "stale"], default=moment))
+
+            owed = freshness.owed(recent, state.spells, since, lookback, first=start)
+            served = [_served(times, lo, hi, cap, moment) for lo, hi in [(since, moment), *owed]]
+        for ld in served:
+            state.serve(ld)
+        state.observe(moment)
+        recent = [ld for ld in recent + served if ld.end > moment - lookback - 2 * every]
         moment += every
-    if opened is not None:
-        out.append((opened, None))
-    return out
+    return [(s.opened_at, s.closed_at) for s in state.spells]
 
 
 @dataclass
