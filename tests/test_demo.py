@@ -20,6 +20,7 @@ from tthc.load.entities import ALL_ENTITIES
 from tthc.transform import mart_checksums
 
 DEMO = ("demo", "--days", "1", "--dossiers-per-year", "150000", "--seed", "5")
+FAULTS = ("--faults", "every-kind")  # the one-stop stale and the portal down for hours of the day
 
 
 def port_open(url: str) -> bool:
@@ -70,7 +71,7 @@ def test_the_demo_runs_the_whole_pipeline_and_scores_the_gaps(warehouse, setting
     dsn = warehouse.rsplit("/", 1)[0] + "/t_demo"
     run_cli("warehouse", "up", env={"TTHC_WAREHOUSE_DB": "t_demo"})  # the demo's own database, bootstrapped
     ctrl_c_mid_extract(tmp_path / "interrupted", dsn)
-    result = run_cli(*DEMO, "--out", str(out), env={"TTHC_WAREHOUSE_DB": "t_demo"}, timeout=900)
+    result = run_cli(*DEMO, *FAULTS, "--out", str(out), env={"TTHC_WAREHOUSE_DB": "t_demo"}, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     # progress per simulated day, and the closing summary tables
     assert re.search(r"extract    day 1/1 \[#+\] 49/49 runs, [\d,]+ rows loaded", result.stdout)
@@ -79,6 +80,17 @@ def test_the_demo_runs_the_whole_pipeline_and_scores_the_gaps(warehouse, setting
     summary = json.loads((out / "summary.json").read_text())
     assert summary["failed_runs"] == []
     truth = json.loads((out / "sources" / "truth.json").read_text())
+    # the outages hour by hour: the runs that met the portal down failed (only those), the one-stop's stale
+    # hours were provisional, the catch-ups read them again, G8 opened and closed; nothing was reloaded by hand
+    outages = {o["source"]: o for o in truth["outages"]}
+    assert {o["mode"] for o in outages.values()} == {"stale", "down"}
+    down = next(o for o in outages.values() if o["mode"] == "down")
+    assert summary["outage_runs"] and all(r.startswith(f"{down['source']}_extract@") for r in summary["outage_runs"])
+    assert {e["kind"] for e in summary["fault_events"]} == {"run failed", "G8 stale", "catch-up", "G8 fresh"}
+    for line in ("outage     province", "run failed ", "G8 stale   ", "catch-up   ", "G8 fresh   ",
+                 "every hour is now read completely", "G8         province"):
+        assert line in result.stdout, line
+    assert len(summary["g8"]) == truth["gap_counts"]["G8"] and all(g["closed_at"] for g in summary["g8"])
     accuracy = summary["accuracy"]
     assert set(accuracy) == {f"G{n}" for n in range(1, 9)}
     assert {c: (a["recall"], a["precision"]) for c, a in accuracy.items()} == {c: (1.0, 1.0) for c in accuracy}
@@ -110,7 +122,7 @@ def test_the_demo_runs_the_whole_pipeline_and_scores_the_gaps(warehouse, setting
 
     # a second run reuses the warehouse and builds the same marts, and says so
     first = mart_checksums(dsn)
-    again = run_cli(*DEMO, "--out", str(out), env={"TTHC_WAREHOUSE_DB": "t_demo"}, timeout=900)
+    again = run_cli(*DEMO, *FAULTS, "--out", str(out), env={"TTHC_WAREHOUSE_DB": "t_demo"}, timeout=900)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert mart_checksums(dsn) == first and len(first) > 10
     assert json.loads((out / "summary.json").read_text())["marts_checksum"] == summary["marts_checksum"]

@@ -321,10 +321,9 @@ def load_feeds(conn: psycopg.Connection, data_dir: Path, procedures: frozenset[s
         for a, b in store_days(data_dir, entity):
             a, b = max(a, lo), min(b, hi)
             if a < b:
-                pages = list(store_pages(data_dir, entity, a, b))
-                if pages:
-                    rows += load_window(conn, entity, pages, us_to_dt(a), us_to_dt(b), procedures,
-                                        source_time=lambda b=b: us_to_dt(b)).rows_read  # served as the window ends
+                pages = list(store_pages(data_dir, entity, a, b))  # a day without changes is logged too: no hole
+                rows += load_window(conn, entity, pages, us_to_dt(a), us_to_dt(b), procedures,
+                                    source_time=lambda b=b: us_to_dt(b)).rows_read  # served as the window ends
     return rows
 
 

@@ -84,6 +84,9 @@ def build_parser() -> OneLineParser:
     demo.add_argument("--out", type=Path, default=Path("out"))
     demo.add_argument("--provinces", type=_provinces, default=None,
                       help="province codes to simulate and load into one warehouse, e.g. 40,38 (default: TTHC_PROVINCES)")
+    demo.add_argument("--faults", choices=["none", "default", "heavy", "every-kind"], default="default",
+                      help="the simulator's fault profile; every-kind gives each feed source an outage and the demo "
+                           "shows the failed runs, provisional windows, catch-ups and G8 hour by hour")
 
     wh = sub.add_parser("warehouse", help="embedded PostgreSQL lifecycle")
     wh.add_argument("action", choices=["up", "down", "dsn", "status"])

@@ -6,6 +6,11 @@
 3. the loads: every hourly interval of `onestop_extract` and `portal_extract`, and
    `population_verify` after each day's one-stop loads, each a real Airflow run (`dag.test()`);
    Before each hour's runs the sources' clock moves to that hour, as a live deployment would meet them;
+   each run loads its hour, then catches up what its entities owe (hours that failed or were read while
+   the source was stale). ``--faults PROFILE`` simulates with that fault profile (default ``default``):
+   with ``every-kind`` each feed source has an outage, and the demo prints, hour by hour, the runs that
+   failed, the stretches read while a source was stale (provisional), the catch-ups and G8 opening and
+   closing;
 4. the star schema: one `warehouse_build` run (dbt through Cosmos) after the loads; the Decision 766
    index per agency for the simulated month(s);
 5. the gap checks: one `sync_gap_checks` run after the build (GX checkpoint + audit.sync_gap), scored
@@ -163,14 +168,75 @@ class DayProgress:
         filled = round(self.WIDTH * runs / self.runs_per_day)
         line = (f"extract    day {day}/{self.days} [{'#' * filled}{'.' * (self.WIDTH - filled)}] "
                 f"{runs}/{self.runs_per_day} runs, {self.rows_loaded():,} rows loaded"
-                + (f", {failed} FAILED" if failed else ""))
+                + (f", {failed} failed (their hours owed to the next runs)" if failed else ""))
         self.stream.write(("\r" if self.tty else "") + line + ("\n" if done else ""))
+        self.stream.flush()
+
+    def note(self, line: str) -> None:
+        """A line of its own above the bar (the bar is redrawn by the next ``show``)."""
+        self.stream.write(("\r\033[K" if self.tty else "") + line + "\n")
         self.stream.flush()
 
     def close(self) -> None:
         if self.tty:
             self.stream.write("\n")
         self.conn.close()
+
+
+class FaultWatch:
+    """What the hourly runs met, one line as it happens: a run that failed (its hour is owed), a source
+    found stale (G8, by the load log: its windows from the newest change seen on are provisional), the
+    catch-ups that reload owed hours, and the source fresh again. Kept for summary.json."""
+
+    def __init__(self, dsn: str, stale_after_minutes: float, note):
+        self.dsn, self.minutes, self.note = dsn, stale_after_minutes, note
+        self.last_load = 0
+        self.spells: dict[tuple[str, str], list] = {}
+        self.events: list[dict] = []
+
+    def _say(self, kind: str, moment: dt.datetime, text: str, **detail) -> None:
+        self.events.append({"kind": kind, "hour": moment.isoformat(), **detail})
+        self.note(f"{kind:10} {_local(moment)} {text}")
+
+    def after_hour(self, moment: dt.datetime, failed: list[str]) -> None:
+        from tthc import freshness
+        from tthc.pipeline import load_log
+
+        for dag_id in failed:
+            self._say("run failed", moment, f"{dag_id}: its source did not answer; the next run owes the hour",
+                      dag_id=dag_id)
+        with psycopg.connect(self.dsn) as conn:
+            caught = conn.execute("""
+                SELECT province_code, source, min(window_start), max(window_end), sum(rows_inserted + rows_updated),
+                       max(load_id)
+                FROM audit.load_run
+                WHERE load_id > %s AND status = 'success' AND window_end <= %s
+                GROUP BY 1, 2 ORDER BY 1, 2""", (self.last_load, moment - dt.timedelta(hours=1))).fetchall()
+            self.last_load = conn.execute("SELECT coalesce(max(load_id), 0) FROM audit.load_run").fetchone()[0]
+            pairs = conn.execute("SELECT DISTINCT province_code, source FROM audit.load_run "
+                                 "WHERE window_end IS NOT NULL ORDER BY 1, 2").fetchall()
+            logs = {pair: load_log(conn, *pair) for pair in pairs}
+        for province, source, lo, hi, rows, _ in caught:
+            self._say("catch-up", moment, f"{province} {source}: reloaded {_local(lo)} .. {_local(hi)}, "
+                      f"{rows} rows it lacked", province=province, source=source, start=lo.isoformat(),
+                      end=hi.isoformat(), rows=int(rows))
+        for (province, source), log in logs.items():
+            spells = freshness.replay(log, self.minutes, moment + dt.timedelta(microseconds=1))
+            before = self.spells.get((province, source), [])
+            for spell in spells[len(before):]:
+                self._say("G8 stale", moment, f"{province} {source}: nothing newer than {_local(spell.newest)} "
+                          f"(due {_local(spell.opened_at)}); its windows from then on are provisional",
+                          province=province, source=source, newest=spell.newest.isoformat(),
+                          opened_at=spell.opened_at.isoformat())
+            for old, new in zip(before, spells[:len(before)], strict=True):
+                if old.closed_at is None and new.closed_at is not None:
+                    self._say("G8 fresh", moment, f"{province} {source}: fresh again; the next runs reload its "
+                              "provisional windows", province=province, source=source)
+            self.spells[(province, source)] = [freshness.Spell(s.newest, s.opened_at, s.closed_at) for s in spells]
+
+
+def _local(moment: dt.datetime) -> str:
+    return moment.astimezone(TZ).strftime("%m-%d %H:%M")
 
 
 def layer_rows(dsn: str) -> dict[str, tuple[int, int]]:
@@ -308,9 +374,16 @@ def run_demo(args) -> int:
 def _run_demo(args, ctrl_c: CtrlC) -> int:
     from tthc.sources.serve import SourcesProcess
     from tthc.sources.sim import simulate
+    from tthc.sources.sim.faults import PROFILES
     from tthc.sources.sim.truth import Params
 
     timings: dict[str, float] = {}
+    # simulated hours pass in seconds: a failed task is retried after a second, not two minutes, and a source
+    # in a down outage is given up on after a few seconds (its hour is owed to the next run either way)
+    os.environ.setdefault("TTHC_TASK_RETRY_SECONDS", "1")
+    profile = PROFILES[args.faults]
+    if profile.outage_per_day or profile.outage_each_source:
+        os.environ.setdefault("TTHC_SOURCE_MAX_SECONDS", "5")
     if args.provinces:
         os.environ["TTHC_PROVINCES"] = ",".join(config_mod.province_codes(args.provinces, "--provinces"))
     provinces = config_mod.load().provinces
@@ -337,10 +410,14 @@ def _run_demo(args, ctrl_c: CtrlC) -> int:
     truths = {}
     for n, (province, data_dir) in enumerate(data_dirs.items()):  # each province its own draw of the seed
         truth = truths[province] = simulate(args.seed + n, args.start, args.days, data_dir, args.dossiers_per_year,
-                                            "default", province, params=Params.from_settings(settings))
-        print(f"simulate   province {province}, {args.days} days from {args.start}: "
+                                            args.faults, province, params=Params.from_settings(settings))
+        print(f"simulate   province {province}, {args.days} days from {args.start}, fault profile {args.faults}: "
               f"{truth['counts']['dossiers']} dossiers, {truth['counts']['status_changes']} status changes, "
               f"{sum(truth['bad_record_counts'].values())} bad records, gaps {truth['gap_counts']}")
+        for o in truth.get("outages", []):
+            how = "serves nothing recorded after its start" if o["mode"] == "stale" else "answers 503"
+            print(f"outage     province {province} {o['source']} {o['mode']} from {_local(dt.datetime.fromisoformat(o['start']))}"
+                  f" to {_local(dt.datetime.fromisoformat(o['end']))} ({how})")
     timings["simulate"] = round(time.monotonic() - t0, 2)
 
     from contextlib import ExitStack
@@ -366,16 +443,21 @@ def _run_demo(args, ctrl_c: CtrlC) -> int:
         print("extract    per simulated day: 24 onestop_extract + 24 portal_extract runs + population_verify"
               + (f", each mapped over provinces {', '.join(provinces)}" if len(provinces) > 1 else ""), flush=True)
         progress = DayProgress(dsn, args.days, 24 * 2 + 1)
+        watch = FaultWatch(dsn, settings.stale_after_minutes, progress.note)
+        outage_runs: list[str] = []  # extract runs that failed: owed by the next run, not a failure of the demo
         try:
             for day in range(args.days):
                 for hour in range(24):
                     moment = start + dt.timedelta(days=day, hours=hour + 1)  # interval [moment - 1 h, moment)
                     set_clock(endpoints, moment)  # the sources' 'now': the hour has just ended
+                    failed_now = []
                     for dag_id in ("onestop_extract", "portal_extract"):
                         if runner.run(dag_id, moment) != "success":
-                            failed.append(f"{dag_id}@{moment.isoformat()}")
+                            failed_now.append(dag_id)
+                            outage_runs.append(f"{dag_id}@{moment.isoformat()}")
                         ctrl_c.check()
-                    progress.show(day + 1, 2 * (hour + 1), len(failed))
+                    watch.after_hour(moment, failed_now)
+                    progress.show(day + 1, 2 * (hour + 1), len(outage_runs))
                 if runner.run("population_verify", start + dt.timedelta(days=day + 1)) != "success":
                     failed.append(f"population_verify@day{day + 1}")
                 ctrl_c.check()
@@ -383,6 +465,16 @@ def _run_demo(args, ctrl_c: CtrlC) -> int:
         finally:
             progress.close()
         timings["extract"] = round(time.monotonic() - t0, 2)
+        from tthc.coverage import incomplete
+
+        owed = incomplete(dsn)
+        if outage_runs or watch.events:
+            print(f"coverage   {len(outage_runs)} extract run(s) failed and {sum(e['kind'] == 'catch-up' for e in watch.events)}"
+                  f" catch-up(s) reloaded what they owed; "
+                  + (f"{len(owed)} stretch(es) still not read completely (tthc coverage)" if owed
+                     else "every hour is now read completely (tthc coverage exits 0)"))
+        if owed:
+            failed += outage_runs
         t0 = time.monotonic()
         if runner.run("warehouse_build", start + dt.timedelta(days=args.days)) != "success":
             failed.append("warehouse_build")
@@ -409,6 +501,12 @@ def _run_demo(args, ctrl_c: CtrlC) -> int:
     print_kpi(kpi, names)
     gaps, accuracy, by_province, check = gaps_report(dsn, {p: d / "truth.json" for p, d in data_dirs.items()})
     print_gaps(gaps, accuracy, check, timings["checks"])
+    with psycopg.connect(dsn) as conn:
+        stale = conn.execute("SELECT province_code, gap_key, opened_at, closed_at FROM audit.sync_gap "
+                             "WHERE gap_code = 'G8' AND retracted_at IS NULL ORDER BY opened_at").fetchall()
+    for province, source, opened, closed in stale:
+        print(f"G8         province {province} {source} stale from {_local(opened)} to "
+              f"{_local(closed) if closed else 'now (still open)'}")
 
     from tthc.report import build_report
     from tthc.transform import docs_generate, transformer_dsn
@@ -429,7 +527,7 @@ def _run_demo(args, ctrl_c: CtrlC) -> int:
     previous = previous_run(out)
     same_input = previous is not None and all(previous.get(k) == v for k, v in (
         ("seed", args.seed), ("days", args.days), ("start", args.start.isoformat()), ("province", settings.province),
-        ("provinces", list(provinces)), ("dossiers_per_year", args.dossiers_per_year)))
+        ("provinces", list(provinces)), ("dossiers_per_year", args.dossiers_per_year), ("faults", args.faults)))
     print_summary(dsn, quarantined, gaps, accuracy, kpi, timings, len(provinces))
     if same_input and previous.get("marts_checksum"):
         same = previous["marts_checksum"] == marts_checksum
@@ -453,6 +551,10 @@ def _run_demo(args, ctrl_c: CtrlC) -> int:
         "gaps_retracted": {c: g["retracted"] for c, g in gaps.items()},
         "accuracy": accuracy, "accuracy_by_province": by_province, "checks": check, "report": str(report.path), "report_counts": report.counts,
         "dbt_docs": str(docs), "failed_runs": failed, "timings_s": timings,
+        "faults": args.faults, "outages": {p: t.get("outages", []) for p, t in truths.items()},
+        "outage_runs": outage_runs, "fault_events": watch.events,
+        "g8": [{"province": p, "source": s, "opened_at": o.isoformat(), "closed_at": c.isoformat() if c else None}
+               for p, s, o, c in stale],
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
     print(f"summary    {out / 'summary.json'}" + (f"; FAILED runs: {failed}" if failed else ""))

@@ -163,7 +163,7 @@ def load_hour(dsn: str, endpoint: Endpoint, entity_name: str, since: dt.datetime
     the window or of a catch-up raises (the task fails and is retried; the next hour owes it again)."""
     settings = settings or config_mod.load()
     window = extract_entity(dsn, endpoint, entity_name, since, until)
-    now = window.served_at or dt.datetime.now(dt.UTC)
+    now = window.served_at or until  # a window that asked nothing (a catalogue read past it) saw no clock
     with psycopg.connect(dsn) as conn:
         owed = owed_windows(conn, endpoint.province_code, entity_name, since, now,
                             dt.timedelta(days=settings.catch_up_days), settings.stale_after_minutes)

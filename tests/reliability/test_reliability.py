@@ -5,7 +5,6 @@ findings."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import os
@@ -21,9 +20,6 @@ import psycopg
 import pytest
 from conftest import DAYS, ROOT, day, load, new_database, role_in, run_cli, table_checksums
 from tthc.checks import run_check, score
-from tthc.coverage import holes
-from tthc.live import run_hours, set_clock
-from tthc.pipeline import extract_source
 from tthc.transform import build, mart_checksums
 
 pytestmark = pytest.mark.slow
@@ -90,59 +86,6 @@ def test_faults_on_every_source_at_once_change_no_mart_and_no_gap(clean, week, w
     assert table_checksums(admin) == clean["raw"]
     assert mart_checksums(admin) == clean["marts"]
     assert findings(admin) == clean["gaps"]
-
-
-def test_six_hours_down_then_caught_up_and_hourly_runs_equal_the_backfill(clean, week, warehouse, settings):
-    """The week hour by hour (192 runs of each feed DAG's work, the sources' clock at each hour), the
-    one-stop down (503) for six hours of a working day: those hours fail without moving its watermarks,
-    the next run after it closes the hole, G8 opens during the outage and closes after, and the result
-    equals the day-by-day backfill's: raw, marts, every other gap."""
-    data, endpoints = week
-    admin, loader = new_database(warehouse, settings, "t_rel_hourly")
-    down_from, down_to = day(4) + dt.timedelta(hours=8), day(4) + dt.timedelta(hours=14)  # Monday 08:00-14:00
-    onestop = endpoints["onestop"]
-    headers = {"X-API-Key": onestop.api_key}
-    scheduled = httpx.get(f"{onestop.url}/admin/faults", headers=headers).json()["outages"]
-    put_faults(endpoints, outages=[])  # only the outage under test: the others hide changes a backfill fetches
-    httpx.put(f"{onestop.url}/admin/faults", headers=headers, json={"outages": [
-        {"mode": "down", "start": down_from.isoformat(), "end": down_to.isoformat()}]}).raise_for_status()
-    seen = []
-
-    def during(moment: dt.datetime) -> None:
-        if down_from <= moment < down_to:  # the runs that meet the source down
-            with psycopg.connect(admin) as conn:
-                marks = dict(conn.execute("SELECT entity, watermark FROM audit.extract_watermark "
-                                          "WHERE source = 'onestop'").fetchall())
-            seen.append(moment)
-            assert marks["dossiers"] <= down_from and marks["status_changes"] <= down_from
-
-    try:
-        quick = {s: replace(ep, max_seconds=3) for s, ep in endpoints.items()}  # a down source fails fast
-        live = run_hours(loader, quick, day(0), END, during)
-    finally:
-        put_faults(endpoints, outages=scheduled)
-        set_clock(endpoints, END)
-    assert live.hours == 24 * DAYS and len(seen) == 6
-    # the first run in the outage failed on its hour, the next five on the oldest hour still owed; the first
-    # run after it loaded the six owed hours, then its own
-    assert live.failed_windows == 1 and live.caught_up_windows == 6 and live.pending == {"onestop": [], "portal": []}
-    assert holes(admin) == []
-    transformer = built_and_checked(admin, settings)
-    g8 = findings(admin, ("G8",))
-    assert [(code, key) for code, key, *_ in g8] == [("G8", "onestop")]
-    opened, closed = g8[0][3], g8[0][4]
-    assert down_from < opened < down_to and closed is not None and down_to <= closed <= down_to + dt.timedelta(hours=1)
-    assert without_verifications(table_checksums(admin)) == without_verifications(clean["raw"])
-    assert mart_checksums(admin, ANSWER_TIMES) == mart_checksums(clean["admin"], ANSWER_TIMES)
-    assert findings(admin) == clean["gaps"]
-    # rerunning any past hour changes nothing
-    hour = day(random.Random(3).randrange(DAYS)) + dt.timedelta(hours=random.Random(4).randrange(24))
-    for source in ("onestop", "portal"):
-        for stats in extract_source(loader, endpoints[source], source, hour, hour + dt.timedelta(hours=1)):
-            assert stats.rows_inserted == stats.rows_updated == 0
-    assert without_verifications(table_checksums(admin)) == without_verifications(clean["raw"])
-    run_check(transformer, END, settings, gx=False)
-    assert findings(admin) == clean["gaps"] and findings(admin, ("G8",)) == g8
 
 
 def test_kill_9_of_the_build_and_of_the_check_then_a_rerun_converges(clean, week, warehouse, settings):
