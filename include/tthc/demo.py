@@ -217,8 +217,9 @@ class FaultWatch:
                                  "WHERE window_end IS NOT NULL ORDER BY 1, 2").fetchall()
             logs = {pair: load_log(conn, *pair) for pair in pairs}
         for province, source, lo, hi, rows, _ in caught:
-            self._say("catch-up", moment, f"{province} {source}: reloaded {_local(lo)} .. {_local(hi)}, "
-                      f"{rows} rows it lacked", province=province, source=source, start=lo.isoformat(),
+            self._say("catch-up", moment, f"{province} {source}: read {_local(lo)} .. {_local(hi)} again: "
+                      + (f"{rows} rows it had lacked" if rows else "nothing new yet (still stale)"),
+                      province=province, source=source, start=lo.isoformat(),
                       end=hi.isoformat(), rows=int(rows))
         for (province, source), log in logs.items():
             spells = freshness.replay(log, self.minutes, moment + dt.timedelta(microseconds=1))
@@ -230,8 +231,8 @@ class FaultWatch:
                           opened_at=spell.opened_at.isoformat())
             for old, new in zip(before, spells[:len(before)], strict=True):
                 if old.closed_at is None and new.closed_at is not None:
-                    self._say("G8 fresh", moment, f"{province} {source}: fresh again; the next runs reload its "
-                              "provisional windows", province=province, source=source)
+                    self._say("G8 fresh", moment, f"{province} {source}: fresh again; this hour's catch-up read "
+                              "what it had held back", province=province, source=source)
             self.spells[(province, source)] = [freshness.Spell(s.newest, s.opened_at, s.closed_at) for s in spells]
 
 
@@ -383,7 +384,7 @@ def _run_demo(args, ctrl_c: CtrlC) -> int:
     os.environ.setdefault("TTHC_TASK_RETRY_SECONDS", "1")
     profile = PROFILES[args.faults]
     if profile.outage_per_day or profile.outage_each_source:
-        os.environ.setdefault("TTHC_SOURCE_MAX_SECONDS", "5")
+        os.environ.setdefault("TTHC_SOURCE_MAX_SECONDS", "2")
     if args.provinces:
         os.environ["TTHC_PROVINCES"] = ",".join(config_mod.province_codes(args.provinces, "--provinces"))
     provinces = config_mod.load().provinces
