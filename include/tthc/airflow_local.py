@@ -5,6 +5,7 @@ Airflow is imported only inside the functions: the rest of the package never nee
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -62,6 +63,7 @@ class DagRunner:
             raise RuntimeError(f"DAG import errors: {self.bag.import_errors}")
         if quiet:
             self._quiet()
+        self._synced: dict[str, object] = {}  # bundle name -> the BundleDagBag this runner wrote to the DB
 
     @staticmethod
     def _quiet() -> None:
@@ -76,8 +78,58 @@ class DagRunner:
         """Run the data interval that ends at `interval_end` (dag.test takes it as the run's date, as the
         scheduler does); return the DagRun state ('success' or 'failed')."""
         dag = self.bag.get_dag(dag_id)
-        run = dag.test(logical_date=interval_end.astimezone(dt.UTC), run_conf=conf)
+        with self._parsed_once(dag_id):
+            run = dag.test(logical_date=interval_end.astimezone(dt.UTC), run_conf=conf)
         return str(run.state)
+
+    @contextlib.contextmanager
+    def _parsed_once(self, dag_id: str):
+        """dag.test() re-parses the whole dags/ bundle (the Cosmos DAG too) and writes it to the metadata DB
+        on every call: over a second each. Here that happens in a runner's first call only; later calls
+        get the bag parsed then and skip the write. Safe: the files do not change under a runner (it runs
+        the DAG objects it parsed at start anyway), the write is idempotent (one row per DAG hash) and what
+        it wrote (serialized DAGs, versions, assets) stays in the DB. A DAG with no version in the DB is
+        parsed and written as before; each stand-in serves one call; without these internals, plain."""
+        from unittest import mock
+
+        try:
+            from airflow.dag_processing import dagbag as dagbag_mod
+            from airflow.models.dag_version import DagVersion
+
+            real_bag, real_sync = dagbag_mod.BundleDagBag, dagbag_mod.sync_bag_to_db
+        except (ImportError, AttributeError):
+            real_bag = None
+        if real_bag is None:
+            yield
+            return
+        synced = self._synced
+        handed: list[object] = []  # the cached bag given to this call, whose write is then skipped
+
+        def in_db() -> bool:
+            try:
+                return DagVersion.get_version(dag_id) is not None
+            except Exception:  # noqa: BLE001 (another Airflow: parse and write as dag.test() does)
+                return False
+
+        def bundle_dag_bag(*args, **kwargs):
+            cached = synced.get(kwargs.get("bundle_name"))
+            if cached is not None and not handed and in_db():
+                handed.append(cached)
+                return cached
+            return real_bag(*args, **kwargs)
+
+        def sync_bag_to_db(dagbag, bundle_name, *args, **kwargs):
+            if len(handed) == 1 and dagbag is handed[0]:
+                handed.append(None)  # once: a second write of that bag would be real
+                return None
+            result = real_sync(dagbag, bundle_name, *args, **kwargs)
+            if isinstance(dagbag, real_bag) and not dagbag.import_errors:
+                synced[bundle_name] = dagbag
+            return result
+
+        with mock.patch.object(dagbag_mod, "BundleDagBag", bundle_dag_bag), \
+                mock.patch.object(dagbag_mod, "sync_bag_to_db", sync_bag_to_db):
+            yield
 
 
 def standalone_env(settings: config_mod.Settings) -> dict[str, str]:
