@@ -64,6 +64,8 @@ class DagRunner:
         if quiet:
             self._quiet()
         self._synced: dict[str, object] = {}  # bundle name -> the BundleDagBag this runner wrote to the DB
+        # quiet: a failed task's traceback goes to this file, not between the demo's lines
+        self.task_log = Path(os.environ["AIRFLOW_HOME"]) / "logs" / "dag_test_tasks.log" if quiet else None
 
     @staticmethod
     def _quiet() -> None:
@@ -78,9 +80,31 @@ class DagRunner:
         """Run the data interval that ends at `interval_end` (dag.test takes it as the run's date, as the
         scheduler does); return the DagRun state ('success' or 'failed')."""
         dag = self.bag.get_dag(dag_id)
-        with self._parsed_once(dag_id):
+        with self._parsed_once(dag_id), self._task_logs_to_file():
             run = dag.test(logical_date=interval_end.astimezone(dt.UTC), run_conf=conf)
         return str(run.state)
+
+    @contextlib.contextmanager
+    def _task_logs_to_file(self):
+        """Quiet runs: what the tasks log (Airflow's structlog writes to the current ``sys.stdout``) and
+        dag.test()'s own logger go to ``task_log``."""
+        if self.task_log is None:
+            yield
+            return
+        self.task_log.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(self.task_log)
+        handler.setLevel(logging.WARNING)
+        loggers = [logging.getLogger(n) for n in ("task", "airflow.sdk.definitions.dag")]
+        saved = [(lg.handlers[:], lg.propagate) for lg in loggers]
+        for lg in loggers:
+            lg.handlers, lg.propagate = [handler], False
+        try:
+            with open(self.task_log, "a") as out, contextlib.redirect_stdout(out):
+                yield
+        finally:
+            for lg, (handlers, propagate) in zip(loggers, saved, strict=True):
+                lg.handlers, lg.propagate = handlers, propagate
+            handler.close()
 
     @contextlib.contextmanager
     def _parsed_once(self, dag_id: str):

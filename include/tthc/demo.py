@@ -474,6 +474,8 @@ def _run_demo(args, ctrl_c: CtrlC) -> int:
                   f" catch-up(s) reloaded what they owed; "
                   + (f"{len(owed)} stretch(es) still not read completely (tthc coverage)" if owed
                      else "every hour is now read completely (tthc coverage exits 0)"))
+        if outage_runs and runner.task_log:
+            print(f"           the failed tasks' tracebacks: {runner.task_log}")
         if owed:
             failed += outage_runs
         t0 = time.monotonic()
