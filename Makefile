@@ -44,10 +44,11 @@ lint: $(STAMP)
 	cd dbt_project && ../$(BIN)/sqlfluff lint --disable-progress-bar --processes 0 models macros tests
 
 # Two pytest sessions side by side (pytest-xdist), a test file at a time in each: each session has its own
-# embedded server, TTHC_HOME, dbt target and GX results (tests/conftest.py).
+# embedded server, TTHC_HOME, dbt target and GX results (tests/conftest.py). The files start in the order
+# conftest.py collects them, the longest first (xdist would otherwise start the files with most tests first).
 TEST_WORKERS ?= 2
 test: $(STAMP) compose-tool browser-tool lint
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 # The edit loop: the linters, then every test not marked slow, stopping at the first failure.
 check: $(STAMP) lint
