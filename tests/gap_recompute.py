@@ -190,50 +190,46 @@ def recompute(data: Path) -> list[tuple]:
         for since, until in step_intervals(steps, lambda st: st.get("n", 0) != 0, start):
             add("G7", f"{agency}|{day.isoformat()}", since, until)
     # G8: what an hourly pipeline sees of each feed source: every whole hour it asks for the hour that
-    # ended; if that is answered, also for every earlier stretch of the catch-up days that nothing complete
-    # has read (unanswered, or read during a stale spell after the newest change then seen); a stale source
+    # ended; if that is answered, also for every earlier stretch of the catch-up days that no answer has
+    # vouched for (an answer vouches for its window up to the newest change served by then); a stale source
     # hides what was recorded from its outage start on, a down one answers nothing.
     outages = json.loads((data / "faults.json").read_text())["outages"]
     start = ts(truth["period"]["start"])
     reach = dt.timedelta(days=p.get("catch_up_days", 3))
     hour_span = dt.timedelta(hours=1)
+    tick = dt.timedelta(microseconds=1)
     for source, entities in FEEDS.items():
         mine = [o for o in outages if o["source"] == source]
         with sqlite3.connect(data / f"{source}.sqlite") as db:
             moments = sorted(dt.datetime.fromtimestamp(us / 1e6, dt.UTC)
                              for e in entities for (us,) in db.execute(f"SELECT changed_us FROM {e}"))
         newest, gap = start, None
-        reads: list[tuple] = []  # (lo, hi, asked at) of each answered request
-        spells: list[list] = []  # [newest seen when it opened, closed at or None]
+        vouched: list[tuple] = []  # (lo, hi) of what answers vouched for
         hour = start + hour_span
         while hour <= end:
             now_down = [o for o in mine if ts(o["start"]) <= hour < ts(o["end"])]
             if not any(o["mode"] == "down" for o in now_down):
-                whole = sorted((lo, hi) for lo, hi, at in reads  # read completely: during no stale spell
-                               if not any(n < hi and n <= at and (c is None or at < c) for n, c in spells))
                 owed, cursor = [], max(start, hour - hour_span - reach)
-                for lo, hi in whole:
-                    if lo > cursor:
+                for lo, hi in sorted(vouched):
+                    if lo > cursor and cursor < hour - hour_span:
                         owed.append((cursor, min(lo, hour - hour_span)))
                     cursor = max(cursor, hi)
                 if cursor < hour - hour_span:
                     owed.append((cursor, hour - hour_span))
-                asked = [(hour - hour_span, hour)] + [(lo, hi) for lo, hi in owed if lo < hi]
+                asked = [(hour - hour_span, hour)] + owed
                 hidden_from = min((ts(o["start"]) for o in now_down if o["mode"] == "stale"), default=None)
                 for lo, hi in asked:
                     top = hi if hidden_from is None else min(hi, hidden_from)
                     below = bisect.bisect_left(moments, top)  # moments[below - 1]: the last before top
                     if below and moments[below - 1] >= lo:
                         newest = max(newest, moments[below - 1])
-                    reads.append((lo, hi, hour))
+                vouched += [(lo, min(hi, newest + tick)) for lo, hi in asked if min(hi, newest + tick) > lo]
             due = after_office(newest, stale)
             if gap is not None and (due >= hour or due != gap):
                 add("G8", source, gap, hour)
-                spells[-1][1] = hour
                 gap = None
             if due < hour and gap is None:
                 gap = due
-                spells.append([newest, None])
             hour += hour_span
         if gap is not None:
             add("G8", source, gap, None)

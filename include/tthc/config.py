@@ -47,8 +47,8 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "TTHC_SYNC_SLA_MINUTES": ("60", "G2/G3: a status must reach the portal within this"),
     "TTHC_MISSING_AFTER_HOURS": ("24", "G1/G4/G7: missing for this many office hours (working-day calendar) is a gap"),
     "TTHC_STALE_AFTER_MINUTES": ("120", "G8: a source serving nothing newer for this many office minutes is stale"),
-    "TTHC_CATCH_UP_DAYS": ("3", "how far back each hourly extract run reloads hours no complete load has read (failed, "
-                           "never run, or read while its source was stale); 0 turns catch-up off"),
+    "TTHC_CATCH_UP_DAYS": ("3", "how far back each hourly extract run rereads what no read has confirmed (hours that "
+                           "failed, never ran, or were read before the source showed anything newer); 0 turns it off"),
     "TTHC_SOURCE_MAX_SECONDS": ("600", "a load's budget for retrying a source that answers 429/5xx or times out "
                                 "(in Airflow: the connection extra max_seconds)"),
     "TTHC_TASK_RETRY_SECONDS": ("120", "Airflow: the first retry of a failed task after this many seconds (then "

@@ -186,7 +186,8 @@ class DayProgress:
 class FaultWatch:
     """What the hourly runs met, one line as it happens: a run that failed (its hour is owed), a source
     found stale (G8, by the load log: its windows from the newest change seen on are provisional), the
-    catch-ups that reload owed hours, and the source fresh again. Kept for summary.json."""
+    catch-ups that brought records the first reads lacked, and the source fresh again. Kept for
+    summary.json."""
 
     def __init__(self, dsn: str, stale_after_minutes: float, note):
         self.dsn, self.minutes, self.note = dsn, stale_after_minutes, note
@@ -217,9 +218,10 @@ class FaultWatch:
                                  "WHERE window_end IS NOT NULL ORDER BY 1, 2").fetchall()
             logs = {pair: load_log(conn, *pair) for pair in pairs}
         for province, source, lo, hi, rows, _ in caught:
+            if not rows:  # each run rereads what is not confirmed yet (the last minutes, a quiet night): mostly nothing
+                continue
             self._say("catch-up", moment, f"{province} {source}: read {_local(lo)} .. {_local(hi)} again: "
-                      + (f"{rows} rows it had lacked" if rows else "nothing new yet (still stale)"),
-                      province=province, source=source, start=lo.isoformat(),
+                      f"{rows} rows it had lacked", province=province, source=source, start=lo.isoformat(),
                       end=hi.isoformat(), rows=int(rows))
         for (province, source), log in logs.items():
             spells = freshness.replay(log, self.minutes, moment + dt.timedelta(microseconds=1))

@@ -1,22 +1,26 @@
-"""What a feed source's loads got: the freshness rule G8 as the hourly pipeline sees it, and which windows
-are therefore *provisional* and owed again (docs/ARCHITECTURE.md, "Late records").
+"""What a feed source's loads got: which stretches of each entity's change feed have been read completely,
+which not yet, and what an hourly run therefore reads again (docs/ARCHITECTURE.md, "Late records").
 
-Observations: at every whole hour and whenever a load was served (by the source's clock), the newest
-change served so far. The source is stale at an observation when ``office_after(newest, stale_after)``
-lies before it. A *stale spell* runs from the observation that finds it stale to the first one that does
-not (a newer change seen), or to the one at which a newer change leaves it stale with a later deadline
-(the next spell starts there): exactly the G8 findings of ``tthc.checks``.
+*Confirmed*: a source that serves a change recorded at ``c`` had recorded everything before ``c`` when it
+served it: in a stale outage a source serves nothing recorded from the outage start on, so any change it
+serves lies before that start. So a load of ``[lo, hi)`` served at ``T`` is confirmed up to the newest
+change the source had served by ``T`` (in any entity, in any load served at or before ``T``); the rest of
+its window is *unconfirmed* until a later read, served after the source showed something newer, reads it
+again. In steady operation that is the last minutes of each hour (and a quiet night, until the morning's
+first change): a tail that the next run reads again, mostly empty.
 
-A source in a stale outage serves nothing recorded after some moment; the pipeline cannot tell that from
-a quiet spell until ``stale_after`` has passed. So a successful load is *provisional* when it was served
-during a spell, or before it was noticed, from the spell's newest change on, and its window ends after
-that change: it may lack records the source had not served yet. *Complete* loads are the others.
+*Stale spells* (the G8 rule, exactly the G8 findings of ``tthc.checks``): at every whole hour and whenever
+a load was served, the newest change served so far; the source is stale when ``office_after(newest,
+stale_after)`` lies before the observation. A spell runs from the observation that finds it stale to the
+first that does not, or to one at which a newer change leaves it stale with a later deadline. An
+unconfirmed stretch read during a spell, or before it was noticed from its newest change on, is
+*provisional*: records are known to be missing from it, likely.
 
-*Catch-up*: each hourly run, once its own window has loaded, loads again every earlier stretch of its
-entity in ``[since - lookback, since)`` that no complete load has read (a failed hour, an hour never run,
-a provisional window). Loads are idempotent, so a window read twice changes nothing. Pure functions
-here; ``tthc.pipeline`` reads the load log and ``tthc.coverage`` reports it. The simulator's truth for
-G8 runs the same rule (``tthc.sources.sim.truth``).
+*Catch-up*: each hourly run, once its own window has loaded, reads again every stretch of its entity in
+``[since - lookback, since)`` from its first window on that no load has confirmed (a failed hour, an hour
+never run, an unconfirmed tail). Loads are idempotent, so a stretch read twice changes nothing. Pure
+functions here; ``tthc.pipeline`` reads the load log and ``tthc.coverage`` reports it. The simulator's
+truth for G8 runs the same rule (``tthc.sources.sim.truth``).
 """
 
 from __future__ import annotations
@@ -126,8 +130,28 @@ def is_provisional(load: Load, spells: list[Spell]) -> bool:
     return load.ok and any(s.covers(load) for s in spells)
 
 
-def is_complete(load: Load, spells: list[Spell]) -> bool:
-    return load.ok and load.end is not None and not is_provisional(load, spells)
+TICK = dt.timedelta(microseconds=1)
+
+
+def confirmed(loads: list[Load], newest: dt.datetime) -> list[tuple[Load, Interval]]:
+    """Each successful load with the part of its window the source vouched for: from its start to the
+    newest change served by any load served at or before it (``newest``: what was seen before ``loads``)."""
+    out = []
+    ordered = sorted((ld for ld in loads), key=lambda ld: ld.served_at)
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j < len(ordered) and ordered[j].served_at == ordered[i].served_at:  # one moment: seen together
+            if ordered[j].ok and ordered[j].newest is not None and ordered[j].newest > newest:
+                newest = ordered[j].newest
+            j += 1
+        for ld in ordered[i:j]:
+            if ld.ok and ld.end is not None:
+                lo, hi = window(ld)[0], min(ld.end, newest + TICK)
+                if hi > lo:
+                    out.append((ld, (lo, hi)))
+        i = j
+    return out
 
 
 def union(intervals: Iterable[Interval]) -> list[Interval]:
@@ -162,45 +186,43 @@ def window(load: Load) -> Interval:
     return (load.start or NEVER, load.end or load.served_at)
 
 
-def owed(loads: list[Load], spells: list[Spell], since: dt.datetime, lookback: dt.timedelta,
-         first: dt.datetime | None = None) -> list[Interval]:
-    """What one entity's hourly run loads again: the stretches of ``[since - lookback, since)`` from its
-    first window on (``first``, default: the earliest in ``loads``) that no complete load among ``loads``
-    has read (merged, oldest first)."""
-    if first is None:
-        if not loads:
-            return []
-        first = min(window(ld)[0] for ld in loads)
+def owed(vouched: list[Interval], since: dt.datetime, lookback: dt.timedelta, first: dt.datetime) -> list[Interval]:
+    """What one entity's hourly run reads again: the stretches of ``[since - lookback, since)`` from its
+    first window on that no load has confirmed (``vouched``: its loads' confirmed parts), oldest first."""
     lo = max(first, since - lookback)
     if lo >= since:
         return []
-    return minus([(lo, since)], union(window(ld) for ld in loads if is_complete(ld, spells)))
+    return minus([(lo, since)], union(vouched))
 
 
 @dataclass(frozen=True)
 class Stretch:
-    kind: str  # 'covered', 'provisional' or 'hole'
+    kind: str  # 'covered', 'unconfirmed', 'provisional' or 'hole'
     start: dt.datetime
     end: dt.datetime
     windows: int
 
 
-def stretches(loads: list[Load], spells: list[Spell]) -> list[Stretch]:
-    """One entity's load log as coverage: covered (complete loads end to end), provisional (read only
-    while its source was stale) and holes (never read) between the first and the last window read."""
+def stretches(loads: list[Load], vouched: list[Interval], spells: list[Spell]) -> list[Stretch]:
+    """One entity's load log as coverage, between the first and the last window read: covered (confirmed),
+    read but not confirmed yet (provisional where a stale spell says records are missing, else
+    unconfirmed: awaiting the next read after a newer change), and holes (never read)."""
     read = [ld for ld in loads if ld.ok and ld.start is not None and ld.end is not None and ld.end > ld.start]
     if not read:
         return []
-    complete = [ld for ld in read if is_complete(ld, spells)]
-    covered = union(window(ld) for ld in complete)
-    provisional = minus(union(window(ld) for ld in read if not is_complete(ld, spells)), covered)
     span = [(min(ld.start for ld in read), max(ld.end for ld in read))]
-    holes = minus(minus(span, covered), provisional)
+    covered = minus(span, minus(span, union(vouched)))  # a catalogue's first load reads from the beginning
+    seen = union(window(ld) for ld in read)
+    pending = minus(seen, covered)
+    suspect = union(window(ld) for ld in read if is_provisional(ld, spells))
+    provisional = minus(pending, minus(pending, suspect))
+    unconfirmed = minus(pending, provisional)
+    holes = minus(span, union(seen + covered))
 
-    def count(lo, hi, among):
-        return sum(1 for ld in among if ld.start < hi and ld.end > lo)
+    def count(lo, hi):
+        return sum(1 for ld in read if window(ld)[0] < hi and window(ld)[1] > lo)
 
-    out = [Stretch("covered", lo, hi, count(lo, hi, complete)) for lo, hi in covered]
-    out += [Stretch("provisional", lo, hi, count(lo, hi, read)) for lo, hi in provisional]
+    out = [Stretch(kind, lo, hi, count(lo, hi)) for kind, parts in (
+        ("covered", covered), ("unconfirmed", unconfirmed), ("provisional", provisional)) for lo, hi in parts]
     out += [Stretch("hole", lo, hi, 0) for lo, hi in holes]
     return sorted(out, key=lambda s: (s.start, s.kind))

@@ -133,40 +133,38 @@ def newest_before(conn: psycopg.Connection, province: str, source: str, moment: 
 
 
 def owed_windows(conn: psycopg.Connection, province: str, entity_name: str, since: dt.datetime, now: dt.datetime,
-                 lookback: dt.timedelta, stale_after_minutes: float) -> list[tuple[dt.datetime, dt.datetime]]:
-    """The stretches of ``[since - lookback, since)`` one entity's run at ``now`` loads again
-    (``tthc.freshness.owed``): the source's log replayed from a day before the lookback on, as observed
-    before ``now``."""
+                 lookback: dt.timedelta) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The stretches of ``[since - lookback, since)`` one entity's run at ``now`` reads again
+    (``tthc.freshness.owed``): what no load served before ``now`` has confirmed, the source's log read
+    from a day before the lookback on."""
     entity = ENTITIES[entity_name]
     if lookback <= dt.timedelta(0):
         return []
     start = since - lookback - dt.timedelta(days=1)
     log = load_log(conn, province, entity.source, served_from=start, before=now)
     newest = newest_before(conn, province, entity.source, start)
-    if newest is None:
-        return []
-    spells = freshness.replay(log, stale_after_minutes, now, newest=newest, after=start)
-    mine = [ld for ld in log if ld.entity == entity_name]
     from_start, first = conn.execute("SELECT bool_or(window_start IS NULL), min(window_start) FROM audit.load_run "
                                      "WHERE province_code = %s AND source = %s AND entity = %s",
                                      (province, entity.source, entity_name)).fetchone()
-    if from_start is None:  # never loaded: nothing owed yet
+    if newest is None or from_start is None:  # never loaded: nothing owed yet
         return []
-    return freshness.owed(mine, spells, since, lookback, first=freshness.NEVER if from_start else first)
+    vouched = [span for ld, span in freshness.confirmed(log, newest) if ld.entity == entity_name]
+    return freshness.owed(vouched, since, lookback, freshness.NEVER if from_start else first)
 
 
 def load_hour(dsn: str, endpoint: Endpoint, entity_name: str, since: dt.datetime, until: dt.datetime,
               settings: config_mod.Settings | None = None) -> HourLoad:
     """One run of one entity, as the hourly DAG runs it: the window [since, until), then the catch-up:
-    every stretch of the ``TTHC_CATCH_UP_DAYS`` before ``since`` that no complete load has read (an hour
-    that failed or never ran, or one read while the source was stale), each in one window. A failure of
-    the window or of a catch-up raises (the task fails and is retried; the next hour owes it again)."""
+    every stretch of the ``TTHC_CATCH_UP_DAYS`` before ``since`` that no load has confirmed (an hour that
+    failed or never ran, or one read before the source had shown anything newer: the last minutes of the
+    previous hour, a quiet night, a stale outage), each in one window. A failure of the window or of a
+    catch-up raises (the task fails and is retried; the next hour owes it again)."""
     settings = settings or config_mod.load()
     window = extract_entity(dsn, endpoint, entity_name, since, until)
     now = window.served_at or until  # a window that asked nothing (a catalogue read past it) saw no clock
     with psycopg.connect(dsn) as conn:
         owed = owed_windows(conn, endpoint.province_code, entity_name, since, now,
-                            dt.timedelta(days=settings.catch_up_days), settings.stale_after_minutes)
+                            dt.timedelta(days=settings.catch_up_days))
     caught = []
     for lo, hi in owed:
         stats = extract_entity(dsn, endpoint, entity_name, lo, hi, from_watermark=False)

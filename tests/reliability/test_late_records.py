@@ -104,11 +104,13 @@ def test_stale_and_down_outages_of_each_feed_are_caught_up_by_the_hourly_dag_run
     for source, spans in OUTAGES.items():
         down = [(s, e) for mode, s, e in spans if mode == "down"]
         assert failed[source] == [h for h in _hours() if any(s <= h < e for s, e in down)], source
-        stale = [(s, e) for mode, s, e in spans if mode == "stale"]
-        # provisional while stale (from when G8 can tell), never after the hour the source is fresh again; a
-        # down source looks the same to the rule (nothing new), so the hour read before it is provisional too
-        assert any(s < h <= e + HOUR for s, e in stale for h in provisional[source]), source
+        # provisional (G8 says stale) only during an outage or in the hour after it: a down source looks the
+        # same to the rule (nothing new), so the hour read before it is provisional too
         assert all(any(s < h <= e + HOUR for _, s, e in spans) for h in provisional[source]), source
+    # the one-stop's Friday outage is long enough for G8 to tell; the portal's Wednesday evening one is not
+    # (its newest change, 15:09, is due only the next morning), yet what it held back is read again all the
+    # same: each hour's reads stay unconfirmed until the source shows something newer (the raw tables below)
+    assert any(s < h <= e + HOUR for h in provisional["onestop"] for mode, s, e in OUTAGES["onestop"] if mode == "stale")
     assert incomplete(admin) == []  # no hole, nothing provisional: the catch-up read it all
 
     assert build(transformer).success

@@ -74,8 +74,8 @@ RULES: dict[str, Rule] = {r.code: r for r in (
     Rule("G8", "stale source", "source name (onestop, portal)",
          "a source with a change feed, as the hourly pipeline sees it: at each whole hour h it fetches the "
          "hour that ended, [h - 1 h, h), and, if that worked, every stretch of the catch-up days before it "
-         "that no complete fetch has read (one that failed, or one read while the source was stale and "
-         "ending after the newest change seen then); a source in a stale "
+         "that no fetch has confirmed (a fetch confirms its window up to the newest change the source had "
+         "served by then; a failed fetch confirms nothing); a source in a stale "
          "outage serves nothing recorded from the outage start, one in a down outage answers 503. The newest "
          "seen change at h is the newest change time served by the fetches up to h (at the period start: the "
          "start). The source is stale at h when office_after(newest seen change, stale_after) < h",
@@ -207,12 +207,12 @@ def g8_stale(recorded_us: Iterable[int], outages: list[tuple[dt.datetime, dt.dat
              start: dt.datetime, end: dt.datetime, every: dt.timedelta = CHECK_INTERVAL) -> list[Interval]:
     """recorded_us: the source's change times (UTC microseconds, as the stores keep them), in order;
     outages: (start, end, mode) of this source. The hourly pipeline at each whole ``every`` from
-    ``start`` to ``end``: it loads the hour that ended, then (if that worked) catches up what it owes
-    (``tthc.freshness.owed``, the product's rule), everything served at the hour; then G8 observes."""
+    ``start`` to ``end``: it loads the hour that ended, then (if that worked) reads again what no load has
+    confirmed (``tthc.freshness``, the product's rule), everything served at the hour; then G8 observes."""
     times = list(recorded_us)
     lookback = p.catch_up
     state = freshness.Freshness(start, p.stale_after_minutes)
-    recent: list[freshness.Load] = []  # the loads whose windows can still be owed
+    vouched: list[freshness.Interval] = []  # what loads have confirmed (tthc.freshness.confirmed), recent only
     moment = start + every
     while moment <= end:
         since = moment - every
@@ -221,13 +221,13 @@ def g8_stale(recorded_us: Iterable[int], outages: list[tuple[dt.datetime, dt.dat
             served = [freshness.Load(since, moment, moment, False, None)]
         else:
             cap = to_us(min([s for s, mode in active if mode == "stale"], default=moment))
-
-            owed = freshness.owed(recent, state.spells, since, lookback, first=start)
+            owed = freshness.owed(vouched, since, lookback, first=start)
             served = [_served(times, lo, hi, cap, moment) for lo, hi in [(since, moment), *owed]]
+        vouched += [span for _, span in freshness.confirmed(served, state.newest)]
         for ld in served:
             state.serve(ld)
         state.observe(moment)
-        recent = [ld for ld in recent + served if ld.end > moment - lookback - 2 * every]
+        vouched = freshness.union(v for v in vouched if v[1] > moment - lookback - 2 * every)
         moment += every
     return [(s.opened_at, s.closed_at) for s in state.spells]
 
