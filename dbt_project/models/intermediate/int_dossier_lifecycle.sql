@@ -9,11 +9,13 @@
     )
 }}
 {%- set upstream = [ref('stg_onestop__status_changes'), ref('stg_onestop__dossiers')] %}
--- One row per dossier: its milestones from the status-change feed and the Decision 766 on-time rule.
--- 766: finish time <= due time; the finish is the first of resolved (9), returned (10), stopped (8)
--- or not accepted (3), unless a supplement request (a change *to* status 5) came first: it ends the
--- clock; a second request makes the dossier overdue. Still open: is_on_time is null here, and the
--- KPI counts the period's end as its finish (kpi_agency_monthly). Same rule: include/tthc/kpi766.py.
+-- One row per dossier: its milestones from the status-change feed and what Decision 766's progress rule
+-- (2.1) needs of them (include/tthc/kpi766.py, ``lifecycle``): the resolution (resolved 9, else returned
+-- 10), the citizen's supplement time before it (each request, a change *to* status 5, to the next change
+-- to another status), the supplement requests, and the first of stopped (8), withdrawal (7) or refusal
+-- after receipt (3). finished_at and is_on_time are the rule's verdict once everything has happened:
+-- the resolution less the supplement time; with no resolution, a single request (a second one: overdue),
+-- else the stop. Still open: both null; each month's verdict is int_kpi766_dossiers_evaluated's.
 with
 
 {% if is_incremental() %}
@@ -28,6 +30,16 @@ changes as (
         *,
         lag(status_code) over (partition by dossier_code order by recorded_at, status_change_id)
             as previous_status_code,
+        -- the next change to another status: a supplement request's completion
+        min(changed_at) filter (where status_code <> 5) over (
+            partition by dossier_code order by recorded_at, status_change_id
+            rows between 1 following and unbounded following
+        ) as next_other_status_at,
+        -- a refusal (3) after the dossier was received
+        bool_or(status_code = 2) over (
+            partition by dossier_code order by recorded_at, status_change_id
+            rows between unbounded preceding and 1 preceding
+        ) as was_received_before,
         row_number() over (partition by dossier_code order by recorded_at desc, status_change_id desc)
             as recency
     from {{ ref('stg_onestop__status_changes') }}
@@ -51,8 +63,13 @@ milestones as (
         min(changed_at) filter (where status_code = 10) as returned_at,
         min(changed_at) filter (where status_code = 5 and previous_status_code is distinct from 5)
             as first_supplement_requested_at,
+        (array_agg(changed_at order by recorded_at, status_change_id)
+            filter (where status_code = 5 and previous_status_code is distinct from 5))[2]
+            as second_supplement_requested_at,
         count(*) filter (where status_code = 5 and previous_status_code is distinct from 5)
             as supplement_request_count,
+        min(changed_at) filter (where status_code = 3 and was_received_before) as refused_after_receipt_at,
+
         count(*) filter (where is_handover) as handover_count,
         count(*) as status_change_count,
         min(recorded_at) as first_recorded_at,
@@ -79,23 +96,73 @@ dossiers as (
 
 ),
 
-finished as (
+ends as (
 
     select
         d.province_code,
         m.*,
         d.due_at,
-        least(m.first_supplement_requested_at, m.rejected_at, m.stopped_at, m.resolved_at, m.returned_at)
-            as finished_at
+        coalesce(m.resolved_at, m.returned_at) as resolution_at,
+        case when m.resolved_at is not null then 'resolved' when m.returned_at is not null then 'returned' end
+            as resolution_kind,
+        least(m.stopped_at, m.withdrawal_requested_at, m.refused_after_receipt_at) as halted_at,
+        case least(m.stopped_at, m.withdrawal_requested_at, m.refused_after_receipt_at)
+            when m.stopped_at then 'stopped'
+            when m.withdrawal_requested_at then 'withdrawn'
+            when m.refused_after_receipt_at then 'refused'
+        end as halt_kind,
+        case when m.received_at is null then m.rejected_at end as refused_at_intake_at
     from milestones as m
     inner join dossiers as d on m.dossier_code = d.dossier_code
+
+),
+
+pauses as (
+
+    -- the citizen's time: each supplement request to its completion, completed by the resolution
+    select
+        e.dossier_code,
+        sum(c.next_other_status_at - c.changed_at) as supplement_pause
+    from ends as e
+    inner join changes as c
+        on
+            e.dossier_code = c.dossier_code and c.status_code = 5
+            and c.previous_status_code is distinct from 5 and c.next_other_status_at <= e.resolution_at
+    group by e.dossier_code
+
+),
+
+paused as (
+
+    select
+        e.*,
+        coalesce(p.supplement_pause, interval '0') as supplement_pause,
+        least(e.resolution_at, e.halted_at) as ended_at
+    from ends as e
+    left join pauses as p on e.dossier_code = p.dossier_code
+
+),
+
+finished as (
+
+    select
+        *,
+        case
+            when received_at is null then null
+            when resolution_at is not null then resolution_at - supplement_pause
+            when supplement_request_count > 1 then null
+            when supplement_request_count = 1 then first_supplement_requested_at
+            else halted_at
+        end as finished_at
+    from paused
 
 )
 
 select
     *,
     case
-        when supplement_request_count > 1 then false
+        when received_at is null then null
+        when resolution_at is null and supplement_request_count > 1 then false
         when finished_at is null then null
         else finished_at <= due_at
     end as is_on_time,

@@ -4,20 +4,23 @@
         unique_key='year_month',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
-        meta={'row_scope': 'agency_code', 'upstream_models': ['fct_dossier', 'fct_payment', 'fct_rating', 'fct_petition', 'fct_portal_sync']},
+        meta={'row_scope': 'agency_code', 'upstream_models': ['fct_kpi766_dossier', 'fct_dossier', 'fct_payment', 'fct_petition']},
     )
 }}
--- The Decision 766 index per agency and month: every indicator's numerator, denominator, rate and
--- points, the six groups and the total (points and thresholds: the seed kpi766_indicators, exported
--- from include/tthc/kpi766.py). A month is evaluated at its end, or at the newest data (as_of) while
--- it runs; a dossier still open then counts that moment as its finish (766). Points are null where an
--- indicator has nothing to count; scored_points is what the agency could score on the rest. Receipts
--- count at the agency that received them; finishes, results and overdue dossiers at the agency handling
--- them (after the 2025 reform's hand-over, the successor).
-{%- set indicators = ['1.1', '1.2', '1.3', '1.4', '2.1', '3.1', '3.2', '3.3', '3.4', '4.1', '4.2', '4.3', '4.4',
-                      '4.5', '4.6', '4.7', '5.1', '5.2', '5.3'] %}
-{%- set group_of = {'1': 'CKMB', '2': 'TDGQ', '5': 'MDHL', '4': 'MDSH'} %}
-{%- set groups = ['CKMB', 'TDGQ', 'CLGQ', 'TTTT', 'MDSH', 'MDHL'] %}
+-- The Decision 766 index per agency and month: every indicator's numerator, denominator, rate and points,
+-- the six groups and the total (the indicators, their points, thresholds and methods: the seed
+-- kpi766_indicators, exported from include/tthc/kpi766.py). Dossier-level indicators are counts over
+-- fct_kpi766_dossier (which dossiers, and what each cost); procedure-level ones count the procedures of
+-- the dossiers the agency received in the month; petition-level ones the portal's petitions. A month is
+-- evaluated at its end, or at the newest data while it runs. Points are null where an indicator has
+-- nothing to count; proxies (method 'proxy') are shown and never scored; scored_points is what the agency
+-- could score on the rest.
+{%- set dossier_level = ['1.4', '2.1', '3.3', '3.4', '3.6', '4.1', '4.2', '4.3', '4.4', '4.5b', '4.6', '5.4'] %}
+{%- set indicators = ['1.1', '1.2', '1.3', '1.4', '2.1', '2.2', '3.1', '3.3', '3.4', '3.5', '3.5b', '3.6', '4.1',
+                      '4.2', '4.3', '4.4', '4.5a', '4.5b', '4.6', '5.2', '5.3', '5.4'] %}
+{%- set groups = {'CKMB': ['1.1', '1.2', '1.3', '1.4'], 'TDGQ': ['2.1'], 'CLGQ': ['3.1', '3.3', '3.4'],
+                  'TTTT': ['3.5', '3.5b', '3.6'], 'MDSH': ['4.1', '4.2', '4.3', '4.4', '4.5a', '4.5b', '4.6'],
+                  'MDHL': ['5.2', '5.3', '5.4']} %}
 with
 
 as_of as (
@@ -29,91 +32,78 @@ as_of as (
 touched_months as (
 
     {% if is_incremental() %}
-        select {{ local_month('m') }} as month_start
-        from {{ ref('fct_dossier') }} as d,
-            lateral (values (d.filed_at), (d.received_at), (d.finished_at), (d.resolved_at), (d.due_at)) as t (m)
-        where d.{{ upstream_since() }} and m is not null
+        select month_start from {{ ref('fct_kpi766_dossier') }}
+        where {{ upstream_since() }}
         union
         select {{ local_month('paid_at') }} from {{ ref('fct_payment') }}
         where {{ upstream_since() }}
         union
-        select {{ local_month('rated_at') }} from {{ ref('fct_rating') }}
-        where {{ upstream_since() }}
+        -- a petition counts in every month from its receipt on while open
+        select generate_series({{ local_month('p.received_at') }}, {{ local_month('a.as_of') }}, interval '1 month')::date
+        from {{ ref('fct_petition') }} as p, as_of as a
+        where p.{{ upstream_since() }}
         union
-        select {{ local_month('m') }}
-        from {{ ref('fct_petition') }} as p, lateral (values (p.answered_at), (p.due_at)) as t (m)
-        where p.{{ upstream_since() }} and m is not null
-        union
-        -- months not yet final: evaluated before their end, and the data has moved on since
-        select month_start from {{ this }}, as_of
-        where evaluated_at < least(month_end, as_of.as_of)
+        select t.month_start from {{ this }} as t, as_of as a
+        where t.evaluated_at < least(t.month_end, a.as_of)
         union
         select {{ local_month('as_of') }} from as_of
     {% else %}
-        select distinct {{ local_month('m') }} as month_start
-        from {{ ref('fct_dossier') }} as d,
-            lateral (values (d.filed_at), (d.received_at), (d.finished_at), (d.resolved_at), (d.due_at)) as t (m)
-        where m is not null
+        select distinct month_start from {{ ref('fct_kpi766_dossier') }}
+        union
+        select distinct {{ local_month('received_at') }} from {{ ref('fct_petition') }}
     {% endif %}
 
 ),
 
 months as (
 
-    select
-        month_start,
-        (month_start::timestamp at time zone 'Asia/Ho_Chi_Minh') as month_begins_at,
-        ((month_start + interval '1 month')::timestamp at time zone 'Asia/Ho_Chi_Minh') as month_end,
-        least(((month_start + interval '1 month')::timestamp at time zone 'Asia/Ho_Chi_Minh'), as_of.as_of)
-            as evaluated_at
-    from touched_months, as_of
-    where month_start <= {{ local_month('as_of.as_of') }}
+    {{ kpi766_months('select month_start from touched_months', '(select as_of from as_of)') }}
 
 ),
 
-dossiers as (
+spec as (
 
-    select * from {{ ref('fct_dossier') }}
+    select * from {{ ref('kpi766_indicators') }}
+
+),
+
+dossier_counts as (
+
+    select
+        k.province_code,
+        k.agency_code,
+        k.month_start,
+        {%- for i in dossier_level %}
+            {%- set s = i | replace('.', '_') %}
+            count(*) filter (where k.indicator = '{{ i }}' and k.in_numerator) as n_{{ s }},
+            count(*) filter (where k.indicator = '{{ i }}' and k.in_denominator) as d_{{ s }},
+        {%- endfor %}
+        count(*) as dossier_rows
+    from {{ ref('fct_kpi766_dossier') }} as k
+    where k.month_start in (select m.month_start from months as m)
+    group by 1, 2, 3
+
+),
+
+portal_receipts as (
+
+    {{ kpi766_portal_receipts('months') }}
 
 ),
 
 received as (
 
-    -- dossiers received in the month (the base of most indicators), counted at the agency that received
-    -- them; finishing, resolving and overdue dossiers count at the agency handling them (agency_code)
+    -- dossiers received in the month, at the agency that received them (the procedures it handled)
     select
         m.month_start,
         m.evaluated_at,
-        d.receiving_agency_code as kpi_agency_code,
-        d.*
+        d.province_code,
+        d.receiving_agency_code as agency_code,
+        d.procedure_code,
+        d.applicant_type_code,
+        d.is_vneid_verified or d.used_data_store or d.used_population_data as used_population_data
     from months as m
-    inner join dossiers as d on m.month_begins_at <= d.received_at and m.evaluated_at > d.received_at
-
-),
-
-received_counts as (
-
-    select
-        province_code,
-        kpi_agency_code as agency_code,
-        month_start,
-        count(*) as received,
-        count(*) filter (where first_synced_at < evaluated_at) as synced,
-        count(*) filter (where is_full_process_procedure) as full_process_eligible,
-        count(*) filter (where is_full_process_procedure and is_full_process_online) as full_process_online,
-        count(*) filter (where has_fee) as fee_bearing,
-        count(*) filter (where has_fee and is_paid_online) as paid_online,
-        count(*) filter (where is_digitised) as digitised,
-        count(*) filter (where is_certification) as certification,
-        count(*) filter (where is_certification and has_certified_e_copy) as certified_e_copies,
-        count(*) filter (where reused_digitised_data) as reused,
-        count(*) filter (where used_data_store) as from_data_store,
-        count(*) filter (where applicant_type_code = 1) as citizen,
-        count(*) filter (where applicant_type_code = 1 and used_population_data) as population_used,
-        count(*) filter (where is_online) as online,
-        count(*) filter (where is_online and is_vneid_verified) as vneid_verified
-    from received
-    group by 1, 2, 3
+    inner join {{ ref('fct_dossier') }} as d on m.month_begins_at <= d.received_at and m.evaluated_at > d.received_at
 
 ),
 
@@ -126,31 +116,39 @@ paid_procedures as (
         d.procedure_code
     from months as m
     inner join {{ ref('fct_payment') }} as pay on m.month_begins_at <= pay.paid_at and m.evaluated_at > pay.paid_at
-    inner join dossiers as d on pay.dossier_code = d.dossier_code
+    inner join {{ ref('fct_dossier') }} as d on pay.dossier_code = d.dossier_code
 
 ),
 
-procedure_counts as (
+handled as (
 
-    -- procedures the agency handled in the month, in their version in force at the evaluation time
+    -- the procedures each agency handled in the month, in their version in force at the evaluation time
     select
         h.province_code,
         h.agency_code,
         h.month_start,
-        count(*) as handled,
-        count(*) filter (where p.is_published) as published,
-        count(*) filter (where p.is_synced_to_national_catalogue) as synced_to_catalogue,
-        count(*) filter (where p.has_e_workflow_published) as e_workflow_published,
-        count(*) filter (where p.has_fee) as fee_procedures,
-        count(*) filter (where p.has_fee and p.has_payment_integrated) as payment_integrated,
-        count(*) filter (where p.has_fee and pp.procedure_code is not null) as with_online_payment
-    from (select distinct
-        province_code,
-        kpi_agency_code as agency_code,
-        month_start,
-        evaluated_at,
-        procedure_code
-    from received) as h
+        h.procedure_code,
+        h.has_citizen_dossier,
+        h.used_population_data,
+        p.is_published,
+        p.is_synced_to_national_catalogue,
+        p.has_e_workflow_published,
+        p.online_service_type in ('full', 'partial') as is_online_service,
+        p.has_fee,
+        p.has_fee and p.has_payment_integrated as has_payment_integrated,
+        p.has_fee and pp.procedure_code is not null as has_online_payment
+    from (
+        select
+            province_code,
+            agency_code,
+            month_start,
+            evaluated_at,
+            procedure_code,
+            bool_or(applicant_type_code = 1) as has_citizen_dossier,
+            bool_or(applicant_type_code = 1 and used_population_data) as used_population_data
+        from received
+        group by 1, 2, 3, 4, 5
+    ) as h
     inner join {{ ref('dim_procedure') }} as p
         on
             h.province_code = p.province_code and h.procedure_code = p.procedure_code
@@ -159,227 +157,130 @@ procedure_counts as (
         on
             h.agency_code = pp.agency_code and h.month_start = pp.month_start
             and h.province_code = pp.province_code and h.procedure_code = pp.procedure_code
-    group by 1, 2, 3
 
 ),
 
-progress as (
+procedure_counts as (
 
-    -- 2.1: dossiers finished in the month, and those open at its evaluation time past their due time
-    -- (or overdue by a second supplement request); the open ones count that time as their finish
     select
-        month_start,
         province_code,
         agency_code,
-        count(*) filter (where counts_on_time) as on_time,
-        count(*) as counted
-    from (
-        select
-            m.month_start,
-            d.province_code,
-            d.agency_code,
-            d.is_on_time as counts_on_time
-        from months as m
-        inner join dossiers as d on m.month_begins_at <= d.finished_at and m.evaluated_at > d.finished_at
-        union all
-        select
-            m.month_start,
-            d.province_code,
-            d.agency_code,
-            false as counts_on_time
-        from months as m
-        inner join dossiers as d
-            on
-                d.finished_at is null and coalesce(d.received_at, d.rejected_at) < m.evaluated_at
-                and (m.evaluated_at > d.due_at or d.supplement_request_count > 1)
-        union all
-        select
-            m.month_start,
-            d.province_code,
-            d.agency_code,
-            false as counts_on_time
-        from months as m
-        inner join dossiers as d
-            on
-                m.evaluated_at <= d.finished_at and coalesce(d.received_at, d.rejected_at) < m.evaluated_at
-                and m.evaluated_at > d.due_at
-    ) as counted
+        month_start,
+        count(*) filter (where is_published) as n_1_1,
+        count(*) as d_1_1,
+        count(*) filter (where is_synced_to_national_catalogue) as n_1_2,
+        count(*) as d_1_2,
+        count(*) filter (where has_e_workflow_published) as n_1_3,
+        count(*) as d_1_3,
+        count(*) filter (where is_online_service) as n_3_1,
+        count(*) as d_3_1,
+        count(*) filter (where has_payment_integrated) as n_3_5,
+        count(*) filter (where has_fee) as d_3_5,
+        count(*) filter (where has_online_payment) as n_3_5b,
+        count(*) filter (where has_fee) as d_3_5b,
+        count(*) filter (where used_population_data) as n_4_5a,
+        count(*) filter (where has_citizen_dossier) as d_4_5a
+    from handled
     group by 1, 2, 3
 
 ),
 
-resolved as (
+resolution_times as (
 
+    -- 2.2: dossiers received in the month and resolved by its evaluation time, at the agency handling them
     select
         m.month_start,
         d.province_code,
         d.agency_code,
-        count(*) as resolved,
-        count(*) filter (where d.has_e_result) as e_results
+        sum(d.working_days_taken) as n_2_2,
+        count(*) as d_2_2
     from months as m
-    inner join dossiers as d on m.month_begins_at <= d.resolved_at and m.evaluated_at > d.resolved_at
-    group by 1, 2, 3
-
-),
-
-portal_receipts as (
-
-    -- dossiers the portal knows as received in the month: synced receipts (not a hand-over repeating
-    -- status 2), at the receiving agency (the other side of 1.4)
-    select
-        m.month_start,
-        s.province_code,
-        s.agency_code,
-        count(distinct s.dossier_code) as seen
-    from months as m
-    inner join {{ ref('fct_portal_sync') }} as s
+    inner join {{ ref('fct_dossier') }} as d
         on
-            s.status_code = 2 and not s.is_handover
-            and m.month_begins_at <= s.changed_at and m.evaluated_at > s.changed_at
-            and m.evaluated_at > s.first_synced_at
-    group by 1, 2, 3
-
-),
-
-ratings as (
-
-    select
-        m.month_start,
-        d.province_code,
-        d.agency_code,
-        count(*) as rated,
-        count(*) filter (where r.is_negative) as negative
-    from months as m
-    inner join {{ ref('fct_rating') }} as r on m.month_begins_at <= r.rated_at and m.evaluated_at > r.rated_at
-    inner join dossiers as d on r.dossier_code = d.dossier_code
+            m.month_begins_at <= d.received_at and m.evaluated_at > d.received_at
+            and coalesce(d.resolved_at, d.returned_at) < m.evaluated_at
     group by 1, 2, 3
 
 ),
 
 petitions as (
 
-    -- 6.2: answered in the month, or open at its evaluation time past due; 6.3: answered and rated
+    -- 5.2: petitions received before the evaluation time and not answered before the month: on time when
+    -- answered, or still open, by their due time. 5.3: petitions received in the month, less those rated
+    -- dissatisfied or overdue.
     select
         m.month_start,
         p.province_code,
         p.agency_code,
-        count(
-            *) filter (
-            where p.answered_at >= m.month_begins_at and p.answered_at < m.evaluated_at
-            and p.answered_at <= p.due_at
-        ) as answered_on_time,
-        count(*) as due_or_answered,
-        count(
-            *) filter (
-            where p.answered_at >= m.month_begins_at and p.answered_at < m.evaluated_at
-            and p.satisfaction_level is not null
-        ) as rated,
-        count(
-            *) filter (
-            where p.answered_at >= m.month_begins_at and p.answered_at < m.evaluated_at
-            and p.is_satisfied
-        ) as satisfied
+        count(*) filter (
+            where coalesce(case when p.answered_at < m.evaluated_at then p.answered_at end, m.evaluated_at)
+            <= p.due_at
+        ) as n_5_2,
+        count(*) as d_5_2,
+        count(*) filter (
+            where p.received_at >= m.month_begins_at
+            and not (
+                (p.answered_at < m.evaluated_at and p.satisfaction_level is not null and not p.is_satisfied)
+                or coalesce(case when p.answered_at < m.evaluated_at then p.answered_at end, m.evaluated_at)
+                > p.due_at
+            )
+        ) as n_5_3,
+        count(*) filter (where p.received_at >= m.month_begins_at) as d_5_3
     from months as m
     inner join {{ ref('fct_petition') }} as p
         on
-            (m.month_begins_at <= p.answered_at and m.evaluated_at > p.answered_at)
-            or (
-                (p.answered_at is null or m.evaluated_at <= p.answered_at) and m.evaluated_at > p.due_at
-                and m.evaluated_at > p.received_at
-            )
+            p.received_at < m.evaluated_at
+            and (p.answered_at is null or p.answered_at >= m.month_begins_at)
     group by 1, 2, 3
 
 ),
 
 counts as (
 
-    -- every (agency, month) with activity, and each indicator's numerator (n_) and denominator (d_)
     select
         k.province_code,
         k.agency_code,
         k.month_start,
-        coalesce(pc.published, 0) as n_1_1,
-        coalesce(pc.handled, 0) as d_1_1,
-        coalesce(pc.synced_to_catalogue, 0) as n_1_2,
-        coalesce(pc.handled, 0) as d_1_2,
-        coalesce(pc.e_workflow_published, 0) as n_1_3,
-        coalesce(pc.handled, 0) as d_1_3,
-        coalesce(rc.synced, 0) as n_1_4,
-        greatest(coalesce(rc.received, 0), coalesce(pr.seen, 0)) as d_1_4,
-        coalesce(pg.on_time, 0) as n_2_1,
-        coalesce(pg.counted, 0) as d_2_1,
-        coalesce(rc.full_process_online, 0) as n_3_1,
-        coalesce(rc.full_process_eligible, 0) as d_3_1,
-        coalesce(pc.payment_integrated, 0) as n_3_2,
-        coalesce(pc.fee_procedures, 0) as d_3_2,
-        coalesce(pc.with_online_payment, 0) as n_3_3,
-        coalesce(pc.fee_procedures, 0) as d_3_3,
-        coalesce(rc.paid_online, 0) as n_3_4,
-        coalesce(rc.fee_bearing, 0) as d_3_4,
-        coalesce(rs.e_results, 0) as n_4_1,
-        coalesce(rs.resolved, 0) as d_4_1,
-        coalesce(rc.digitised, 0) as n_4_2,
-        coalesce(rc.received, 0) as d_4_2,
-        coalesce(rc.certified_e_copies, 0) as n_4_3,
-        coalesce(rc.certification, 0) as d_4_3,
-        coalesce(rc.reused, 0) as n_4_4,
-        coalesce(rc.received, 0) as d_4_4,
-        coalesce(rc.from_data_store, 0) as n_4_5,
-        coalesce(rc.received, 0) as d_4_5,
-        coalesce(rc.population_used, 0) as n_4_6,
-        coalesce(rc.citizen, 0) as d_4_6,
-        coalesce(rc.vneid_verified, 0) as n_4_7,
-        coalesce(rc.online, 0) as d_4_7,
-        coalesce(rt.negative, 0) as negative_ratings,
-        coalesce(rt.rated, 0) as ratings,
-        coalesce(pt.answered_on_time, 0) as n_5_2,
-        coalesce(pt.due_or_answered, 0) as d_5_2,
-        coalesce(pt.satisfied, 0) as n_5_3,
-        coalesce(pt.rated, 0) as d_5_3
+        {%- for i in dossier_level %}
+            {%- set s = i | replace('.', '_') %}
+            coalesce(dc.n_{{ s }}, 0) as n_{{ s }},
+            coalesce(dc.d_{{ s }}, 0) as d_{{ s }},
+        {%- endfor %}
+        {%- for s in ['1_1', '1_2', '1_3', '3_1', '3_5', '3_5b', '4_5a'] %}
+            coalesce(pc.n_{{ s }}, 0) as n_{{ s }},
+            coalesce(pc.d_{{ s }}, 0) as d_{{ s }},
+        {%- endfor %}
+        coalesce(rt.n_2_2, 0) as n_2_2,
+        coalesce(rt.d_2_2, 0) as d_2_2,
+        coalesce(pt.n_5_2, 0) as n_5_2,
+        coalesce(pt.d_5_2, 0) as d_5_2,
+        coalesce(pt.n_5_3, 0) as n_5_3,
+        coalesce(pt.d_5_3, 0) as d_5_3,
+        pr.seen as portal_receipts
     from (
         select
             province_code,
             agency_code,
             month_start
-        from received_counts
+        from dossier_counts
         union
         select
             province_code,
             agency_code,
             month_start
-        from progress
-        union
-        select
-            province_code,
-            agency_code,
-            month_start
-        from resolved
+        from procedure_counts
         union
         select
             province_code,
             agency_code,
             month_start
         from petitions
-        union
-        select
-            province_code,
-            agency_code,
-            month_start
-        from ratings
     ) as k
-    left join received_counts as rc on k.agency_code = rc.agency_code and k.month_start = rc.month_start
+    left join dossier_counts as dc on k.agency_code = dc.agency_code and k.month_start = dc.month_start
     left join procedure_counts as pc on k.agency_code = pc.agency_code and k.month_start = pc.month_start
-    left join portal_receipts as pr on k.agency_code = pr.agency_code and k.month_start = pr.month_start
-    left join progress as pg on k.agency_code = pg.agency_code and k.month_start = pg.month_start
-    left join resolved as rs on k.agency_code = rs.agency_code and k.month_start = rs.month_start
-    left join ratings as rt on k.agency_code = rt.agency_code and k.month_start = rt.month_start
+    left join resolution_times as rt on k.agency_code = rt.agency_code and k.month_start = rt.month_start
     left join petitions as pt on k.agency_code = pt.agency_code and k.month_start = pt.month_start
-
-),
-
-spec as (
-
-    select * from {{ ref('kpi766_indicators') }}
+    left join portal_receipts as pr on k.agency_code = pr.agency_code and k.month_start = pr.month_start
 
 ),
 
@@ -387,14 +288,16 @@ rates as (
 
     select
         c.*,
-        {%- for i in indicators if i != '5.1' %}
+        {%- for i in indicators %}
             {%- set s = i | replace('.', '_') %}
-            case when d_{{ s }} > 0 then round(n_{{ s }}::numeric / d_{{ s }}, 6) end as rate_{{ s }},
+            {%- if i == '2.2' %}
+                case when d_2_2 > 0 then round(n_2_2::numeric / d_2_2, 2) end as rate_2_2,
+            {%- else %}
+                round({{ kpi766_rate("'" ~ i ~ "'", 'n_' ~ s, 'd_' ~ s, 'portal_receipts', 'n_1_4', 'd_1_4', 'n_2_1',
+                                     'd_2_1') }}, 6) as rate_{{ s }},
+            {%- endif %}
         {%- endfor %}
-        case when d_2_1 > 0 then round(greatest(0, 1 - (
-            (d_2_1 - n_2_1)::numeric / d_2_1
-            + case when ratings > 0 then negative_ratings::numeric / ratings else 0 end
-        )), 6) end as rate_5_1
+        0 as _
     from counts as c
 
 ),
@@ -403,10 +306,10 @@ scored as (
 
     select
         r.*,
-        {%- for i in indicators %}
+        {%- for i in indicators if i != '2.2' %}
             {%- set s = i | replace('.', '_') %}
             (
-                select round(sp.points * least(1, r.rate_{{ s }} / coalesce(sp.threshold, 1)), 4)
+                select {{ kpi766_points('sp.points', 'sp.threshold', 'r.rate_' ~ s) }}
                 from spec as sp
                 where sp.indicator_code = '{{ i }}'
             ) as points_{{ s }},
@@ -419,43 +322,46 @@ scored as (
 )
 
 select
-    province_code,
-    agency_code,
-    to_char(month_start, 'YYYY-MM') as year_month,
-    month_start,
+    s.province_code,
+    s.agency_code,
+    to_char(s.month_start, 'YYYY-MM') as year_month,
+    s.month_start,
     {%- for i in indicators %}
-        {%- set s = i | replace('.', '_') %}
-        {%- if i == '5.1' %}
-            negative_ratings as ind_5_1_negative_ratings,
-            ratings as ind_5_1_ratings,
+        {%- set c = i | replace('.', '_') %}
+        {%- if i == '2.2' %}
+            s.n_2_2::numeric as ind_2_2_numerator,
+            s.d_2_2::int as ind_2_2_denominator,
+            s.rate_2_2 as ind_2_2_rate,
+            null::numeric as ind_2_2_points,
         {%- else %}
-            n_{{ s }}::int as ind_{{ s }}_numerator,
-            d_{{ s }}::int as ind_{{ s }}_denominator,
+            s.n_{{ c }}::int as ind_{{ c }}_numerator,
+            s.d_{{ c }}::int as ind_{{ c }}_denominator,
+            s.rate_{{ c }} as ind_{{ c }}_rate,
+            s.points_{{ c }} as ind_{{ c }}_points,
         {%- endif %}
-        rate_{{ s }} as ind_{{ s }}_rate,
-        points_{{ s }} as ind_{{ s }}_points,
     {%- endfor %}
-    {%- for g in groups %}
-        {%- set members = [] %}
-        {%- for i in indicators if (group_of.get(i[0]) or ('CLGQ' if i == '3.1' else 'TTTT')) == g %}
-            {%- do members.append(i | replace('.', '_')) %}
-        {%- endfor %}
-        {% for s in members %}coalesce(points_{{ s }}, 0){% if not loop.last %} + {% endif %}{% endfor %} as {{ g | lower }}_points,
+    {%- for g, members in groups.items() %}
+        (
+            select coalesce(sum(v.points), 0)
+            from (values {% for i in members %}('{{ i }}', s.points_{{ i | replace('.', '_') }}){% if not loop.last %}, {% endif %}{% endfor %}) as v (code, points)
+            inner join spec as sp on v.code = sp.indicator_code
+            where sp.is_in_total
+        ) as {{ g | lower }}_points,
     {%- endfor %}
-    {% for i in indicators %}coalesce(points_{{ i | replace('.', '_') }}, 0){% if not loop.last %} + {% endif %}{% endfor %}
-        as total_points,
+    (
+        select coalesce(sum(v.points), 0)
+        from (values {% for i in indicators if i != '2.2' %}('{{ i }}', s.points_{{ i | replace('.', '_') }}){% if not loop.last %}, {% endif %}{% endfor %}) as v (code, points)
+        inner join spec as sp on v.code = sp.indicator_code
+        where sp.is_in_total
+    ) as total_points,
     (
         select sum(sp.points)
-        from spec as sp
-        where sp.indicator_code = any(array[
-            {%- for i in indicators %}
-                case
-                    when points_{{ i | replace('.', '_') }} is not null then '{{ i }}'
-                end{% if not loop.last %},{% endif %}
-            {%- endfor %}
-        ])
+        from (values {% for i in indicators if i != '2.2' %}('{{ i }}', s.points_{{ i | replace('.', '_') }}){% if not loop.last %}, {% endif %}{% endfor %}) as v (code, points)
+        inner join spec as sp on v.code = sp.indicator_code
+        where sp.is_in_total and v.points is not null
     ) as scored_points,
-    evaluated_at,
-    month_end,
+    s.portal_receipts,
+    s.evaluated_at,
+    s.month_end,
     {{ model_stamp() }} as _build_load_id
-from scored
+from scored as s
