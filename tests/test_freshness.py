@@ -10,7 +10,7 @@ from tthc.freshness import TICK, Load, Spell, confirmed, is_provisional, owed, r
 from tthc.sources.sim.common import to_us
 from tthc.sources.sim.truth import Params, g8_stale
 
-DAY = dt.datetime(2025, 3, 3, tzinfo=TZ)  # a Monday; office hours 07:30-11:30, 13:30-17:00
+DAY = dt.datetime(2025, 3, 3, tzinfo=TZ)  # a Monday; office hours (winter) 07:30-12:00, 13:30-17:00
 LOOKBACK = dt.timedelta(days=3)
 
 
@@ -79,7 +79,7 @@ def test_failed_and_never_run_hours_are_owed_within_the_lookback_only():
 def test_g8_truth_closes_when_the_catch_up_brings_the_hidden_changes_even_on_a_quiet_night():
     # a change every 10 minutes of Monday's office hours; the one-stop stale from 15:00 to 23:00
     times = [to_us(at(7.5) + dt.timedelta(minutes=10 * n)) for n in range(60) if at(7.5) + dt.timedelta(minutes=10 * n) < at(17)]
-    times = [t for t in times if not to_us(at(11.5)) <= t < to_us(at(13.5))]
+    times = [t for t in times if not to_us(at(12)) <= t < to_us(at(13.5))]
     spells = g8_stale(times, [(at(15), at(23), "stale")], Params(), DAY, at(30))
     # last change served before the outage: 14:50, due 16:50; seen stale at 17:00; the 23:00 run's catch-up
     # of [14:00, 22:00) serves the changes up to 16:50, due Tuesday 09:20: fresh again at 23:00

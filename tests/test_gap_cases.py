@@ -81,14 +81,16 @@ class Staging:
 
 def write_cases(s: Staging) -> None:
     s.verification("K-OK", "found")
-    # G1 caught: received Monday 08:00, never pushed: opens 4 office hours later, 13:30 + 30 min (lunch)
+    # G1 caught: received Monday 08:00, never pushed: opens 4 office hours later, at 12:00, that is after lunch:
+    # 13:30 (winter hours, 07:30-12:00 and 13:30-17:00)
     s.dossier("C-G1", "AG1")
     s.change("C-G1", 1, 2, at(0, 8), "AG1")
-    # G1 near miss: the first push exactly when the gap would open; G3 caught (six hours late); and its G7
-    # day balances after that late sync, before the day's evaluation starts (Tuesday 13:30)
+    # G1 near miss: the first push exactly when the gap would open; G3 caught (five and a half hours late); and
+    # its G7 day balances after that late sync, before the day's evaluation starts (Tuesday 07:30 + 4 office
+    # hours: 11:30)
     s.dossier("C-EDGE", "AG2")
     s.change("C-EDGE", 1, 2, at(0, 8), "AG2")
-    s.push("C-EDGE", 1, 2, at(0, 14), agency="AG2")
+    s.push("C-EDGE", 1, 2, at(0, 13, 30), agency="AG2")
     # withdrawn before receipt: filed online, withdrawal requested, withdrawn; no status 2 (no G1), its
     # application linked at the first handling (no G4)
     s.dossier("C-WD", "AG3")
@@ -109,10 +111,10 @@ def write_cases(s: Staging) -> None:
     s.push("C-REPUSH", 1, 2, at(0, 15), repeat=True, agency="AG4")
     # G4 caught: filed Monday 08:00, never received
     s.application("APP-G4", at(0, 8), "AG5")
-    # near misses: received exactly when it would open; filed Saturday night, received Monday 11:30 (office
-    # time counts from Monday's opening: it would open at 13:30)
-    s.application("APP-EDGE", at(0, 8), "AG5", ("C-WD", at(0, 14)))
-    s.application("APP-NIGHT", at(-2, 22), "AG5", ("C-WD", at(0, 11, 30)))
+    # near misses: received exactly when it would open; filed Saturday night, received Monday 11:00 (office
+    # time counts from Monday's opening: it would open at 11:30)
+    s.application("APP-EDGE", at(0, 8), "AG5", ("C-WD", at(0, 13, 30)))
+    s.application("APP-NIGHT", at(-2, 22), "AG5", ("C-WD", at(0, 11)))
     # G5 caught: the portal's copy has another due date; near miss: only the agency differs (not compared)
     s.dossier("C-G5", "AG7")
     s.change("C-G5", 1, 2, at(0, 8), "AG7")
@@ -135,26 +137,27 @@ def write_cases(s: Staging) -> None:
 
 
 EXPECTED_FIRST = {
-    ("G1", "C-G1", at(0, 14), None), ("G1", "C-LATE", at(0, 14), None),
+    ("G1", "C-G1", at(0, 13, 30), None), ("G1", "C-LATE", at(0, 13, 30), None),
     ("G2", "C-G2", at(0, 10), at(0, 10, 30)),
-    ("G3", "C-EDGE", at(0, 9), at(0, 14)), ("G3", "C-G2", at(0, 10), at(0, 10, 30)),
-    ("G4", "APP-G4", at(0, 14), None),
+    ("G3", "C-EDGE", at(0, 9), at(0, 13, 30)), ("G3", "C-G2", at(0, 10), at(0, 10, 30)),
+    ("G4", "APP-G4", at(0, 13, 30), None),
     ("G5", "C-G5", at(0, 8, 5), None),
     ("G6", "C-G6", at(0, 8), None), ("G6", "C-G6M", at(0, 8), None),
-    ("G7", "AG1|2025-03-03", at(1, 13, 30), None), ("G7", "AG6|2025-03-03", at(1, 13, 30), None),
+    ("G7", "AG1|2025-03-03", at(1, 11, 30), None), ("G7", "AG6|2025-03-03", at(1, 11, 30), None),
     ("G8", "onestop", at(0, 11, 10), at(0, 15)),
     ("G8", "onestop", at(2, 8, 20), None), ("G8", "portal", at(2, 8, 20), None),
 }
 
 # G8: the load log, one load an hour (served at h, the newest change it got). Monday: the one-stop goes
 # quiet after 09:10: 09:10 + 120 office minutes = 11:10, seen stale at 12:00, fresh at 15:00. The portal
-# is quiet from 09:50 to 13:55: 13:50 passes between two hourly observations (no gap seen). Tuesday
+# is quiet from 10:20 to 13:55: 10:20 + 120 office minutes (lunch, 12:00-13:30, does not count) = 13:50
+# passes between two hourly observations (no gap seen). Tuesday
 # 08:00-16:00 both serve a change each hour; then the loads stop: the hours still pass, so from Tuesday
 # 15:50 + 120 office minutes = Wednesday 08:20 both are stale (the pipeline itself is broken).
 LOADS = {
     "onestop": [(0, 8, None), (0, 9, (8, 50)), (0, 10, (9, 10)), (0, 11, None), (0, 12, None), (0, 13, None),
                 (0, 14, None), (0, 15, (14, 50)), (0, 16, (15, 55))],
-    "portal": [(0, 8, (7, 55)), (0, 9, (8, 55)), (0, 10, (9, 50)), (0, 11, None), (0, 12, None), (0, 13, None),
+    "portal": [(0, 8, (7, 55)), (0, 9, (8, 55)), (0, 10, (9, 50)), (0, 11, (10, 20)), (0, 12, None), (0, 13, None),
                (0, 14, (13, 55)), (0, 15, (14, 40)), (0, 16, (15, 50))],
 }
 for _source in LOADS:
@@ -212,8 +215,8 @@ def test_later_data_closes_gaps_and_retracts_what_it_disproves(cases):
     assert second.mode == "incremental"
     assert second.scope_counts["dossiers"] < 5  # what changed, not everything
     closed = {g for g in gaps(transformer) if g[3] is not None}
-    assert ("G1", "C-G1", at(0, 14), at(2, 13)) in closed
-    assert ("G7", "AG1|2025-03-03", at(1, 13, 30), at(2, 13)) in closed
+    assert ("G1", "C-G1", at(0, 13, 30), at(2, 13)) in closed
+    assert ("G7", "AG1|2025-03-03", at(1, 11, 30), at(2, 13)) in closed
     assert {g[:2] for g in gaps(transformer, retracted=True)} == {("G1", "C-LATE"), ("G7", "AG6|2025-03-03")}
     full = run_check(transformer, SECOND, settings, full=True, gx=False)  # the increment missed nothing
     assert (full.changes["opened"], full.changes["closed"], full.changes["retracted"]) == (0, 0, 0)

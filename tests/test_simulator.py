@@ -63,13 +63,13 @@ def test_missing_after_runs_in_office_hours():
     assert g4_orphan(friday_evening, monday, Params()) == []
     never = g4_orphan(friday_evening, None, Params())
     assert office_minutes_between(friday_evening, never[0][0]) == 24 * 60
-    assert never[0][0] == dt.datetime(2025, 3, 13, 9, 0, tzinfo=TZ)  # 3 office days (Mon-Wed) and 1.5 h
+    assert never[0][0] == dt.datetime(2025, 3, 13, 7, 30, tzinfo=TZ)  # 3 office days (Mon-Wed): Thursday's opening
 
 
 def test_count_drift_closes_when_a_late_sync_balances_the_day():
     day = dt.date(2025, 3, 3)
     received = [at(0), at(10)]
-    start = dt.datetime(2025, 3, 7, 9, 0, tzinfo=TZ)  # Tuesday 00:00 + 24 office hours: Friday 09:00
+    start = dt.datetime(2025, 3, 7, 7, 30, tzinfo=TZ)  # Tuesday 00:00 + 24 office hours (Tue-Thu): Friday 07:30
     assert g7_drift(day, received, [at(20), at(30)], Params()) == []
     backlog = start + dt.timedelta(hours=5)
     assert g7_drift(day, received, [at(20), backlog], Params()) == [(start, backlog)]
@@ -87,11 +87,11 @@ def test_a_source_is_stale_only_in_office_time():
     assert g8_stale(weekend, [], Params(), friday, monday) == []
     changes = us([at(m) for m in range(0, 400, 5)])  # 09:00 to 15:35, every 5 minutes
     end = at(420)
-    # a stale outage 09:52-14:30: the 10:00 fetch is served up to 09:50; 09:50 + 120 office minutes (lunch
-    # does not count) = 13:50; the 14:00 fetch still sees nothing newer; the 15:00 one does
-    assert g8_stale(changes, [(at(52), at(330), "stale")], Params(), T0, end) == [(at(290), at(360))]
-    # ended 14:00: no hourly fetch saw it stale
-    assert g8_stale(changes, [(at(52), at(300), "stale")], Params(), T0, end) == []
+    # a stale outage 10:52-15:15: the 11:00 fetch is served up to 10:50; 10:50 + 120 office minutes (lunch,
+    # 12:00-13:30 in winter, does not count) = 14:20; the 15:00 fetch still sees nothing newer; the 16:00 one does
+    assert g8_stale(changes, [(at(112), at(375), "stale")], Params(), T0, end) == [(at(320), at(420))]
+    # ended 14:30: no hourly fetch saw it stale
+    assert g8_stale(changes, [(at(112), at(330), "stale")], Params(), T0, end) == []
     # down 09:52-14:30: the 10:00-14:00 fetches fail; newest seen 08:00 (the start), stale from 10:00
     # (08:00 + 120 office minutes); 15:00 asks again for every hour that failed
     assert g8_stale(changes, [(at(52), at(330), "down")], Params(), T0 - dt.timedelta(hours=1), end) == [

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from tthc import TthcError, config
-from tthc.calendar import TZ, add_working_days, is_working_day, working_days_between
+from tthc.calendar import TZ, add_working_days, is_working_day, opening, working_days_between
 from tthc.sources.api import Clock, create_app, encode_cursor
 from tthc.sources.serve import SourcesProcess, data_end
 from tthc.sources.sim import BAD_KINDS, simulate, to_us
@@ -73,7 +73,7 @@ def test_working_days_skip_weekends_and_tet():
     assert add_working_days(friday_before_tet, 3) == dt.datetime(2025, 2, 5, 9, 0, tzinfo=TZ)
     assert working_days_between(dt.date(2025, 1, 24), dt.date(2025, 2, 5)) == 3
     # received on a Saturday: counting starts on Monday morning
-    assert add_working_days(dt.datetime(2025, 3, 8, 10, 0, tzinfo=TZ), 1) == dt.datetime(2025, 3, 11, 7, 30, tzinfo=TZ)
+    assert add_working_days(dt.datetime(2025, 3, 8, 10, 0, tzinfo=TZ), 1) == opening(dt.date(2025, 3, 11))
     with pytest.raises(ValueError):
         is_working_day(dt.date(2031, 1, 2))
 

@@ -32,29 +32,40 @@ CREATE TABLE IF NOT EXISTS audit.model_watermark (
 );
 COMMENT ON TABLE audit.model_watermark IS 'per incremental dbt model: the raw load window it has processed up to';
 
--- Office time of the province's calendar in SQL, as include/tthc/calendar.py defines it (07:30-11:30,
--- 13:30-17:00 on working days), over dbt's seed staging.working_calendar (its bodies are checked when
--- called, so they may be created before dbt builds the seed). A test compares them with Python's.
+-- Office time of the province's calendar in SQL, as include/tthc/calendar.py defines it, over dbt's seed
+-- staging.working_calendar: per day its office seconds before it and, on working days, its opening, lunch and
+-- closing seconds (Nghe An's seasonal hours; never typed here). The bodies are checked when called, so they
+-- may be created before dbt builds the seed. A test compares them with Python's (tests/test_calendar.py).
 SET check_function_bodies = off;
 CREATE OR REPLACE FUNCTION audit.office_seconds(ts timestamptz) RETURNS bigint
 LANGUAGE sql STABLE AS $$
-    SELECT c.working_days_before * 27000::bigint
+    SELECT c.office_seconds_before
            + CASE WHEN NOT c.is_working_day THEN 0 ELSE
-                 least(greatest(floor(extract(epoch FROM (ts AT TIME ZONE 'Asia/Ho_Chi_Minh')::time))::bigint - 27000, 0), 14400)
-                 + least(greatest(floor(extract(epoch FROM (ts AT TIME ZONE 'Asia/Ho_Chi_Minh')::time))::bigint - 48600, 0), 12600)
+                 least(greatest(floor(extract(epoch FROM (ts AT TIME ZONE 'Asia/Ho_Chi_Minh')::time))::bigint
+                                - c.opens_second, 0), c.lunch_starts_second - c.opens_second)
+                 + least(greatest(floor(extract(epoch FROM (ts AT TIME ZONE 'Asia/Ho_Chi_Minh')::time))::bigint
+                                  - c.lunch_ends_second, 0), c.closes_second - c.lunch_ends_second)
              END
     FROM staging.working_calendar c
     WHERE c.calendar_date = (ts AT TIME ZONE 'Asia/Ho_Chi_Minh')::date
 $$;
-COMMENT ON FUNCTION audit.office_seconds(timestamptz) IS 'office seconds from the calendar''s first day (tthc.calendar.office_us / 1e6)';
+COMMENT ON FUNCTION audit.office_seconds(timestamptz) IS 'office seconds from the calendar''s first day (tthc.calendar.office_us // 1e6)';
 
+-- The working day whose office time holds secs is the last one that starts at or before it (a block's end is
+-- the next block's start); past the calendar's last working day: null.
 CREATE OR REPLACE FUNCTION audit.office_moment(secs bigint) RETURNS timestamptz
 LANGUAGE sql STABLE AS $$
-    SELECT (c.calendar_date + CASE WHEN secs % 27000 < 14400 THEN time '07:30' + (secs % 27000) * interval '1 second'
-                                   ELSE time '13:30' + (secs % 27000 - 14400) * interval '1 second' END)
+    SELECT (c.calendar_date
+            + CASE WHEN secs - c.office_seconds_before < c.lunch_starts_second - c.opens_second
+                   THEN c.opens_second + secs - c.office_seconds_before
+                   ELSE c.lunch_ends_second + secs - c.office_seconds_before - (c.lunch_starts_second - c.opens_second)
+              END * interval '1 second')
            AT TIME ZONE 'Asia/Ho_Chi_Minh'
-    FROM staging.working_calendar c
-    WHERE c.is_working_day AND c.working_days_before = secs / 27000
+    FROM (SELECT * FROM staging.working_calendar
+          WHERE is_working_day AND office_seconds_before <= secs
+          ORDER BY office_seconds_before DESC LIMIT 1) c
+    WHERE secs - c.office_seconds_before
+          < c.lunch_starts_second - c.opens_second + c.closes_second - c.lunch_ends_second
 $$;
 COMMENT ON FUNCTION audit.office_moment(bigint) IS 'the moment office_seconds reaches secs (a block''s end is the next block''s start)';
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import orjson
 
-from tthc.calendar import TZ, is_working_day
+from tthc.calendar import is_working_day, opening
 from tthc.config import write_private
 from tthc.sources.sim.common import iso, office_at
 
@@ -63,8 +63,7 @@ def schedule_outages(profile: FaultProfile, rng: random.Random, start: dt.date, 
         if profile.outage_each_source and not chosen and working:  # a long morning one, sure to be noticed
             chosen = [(working[(len(working) - 1) * (n + 1) // len(FEED_SOURCES)], True)]
         for day, long in chosen:
-            opening = dt.datetime.combine(day, dt.time(7, 30), TZ)
-            begin = office_at(opening + dt.timedelta(minutes=rng.randint(30, 120 if long else 420)))
+            begin = office_at(opening(day) + dt.timedelta(minutes=rng.randint(30, 120 if long else 420)))
             out.append({"source": source, "mode": OUTAGE_MODES[len(out) % 2], "start": begin,
                         "end": begin + dt.timedelta(minutes=rng.randint(240 if long else 120, 480))})
     return sorted(out, key=lambda o: (o["start"], o["source"]))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import orjson
 
-from tthc.calendar import TZ, add_working_days, is_working_day, office_after
+from tthc.calendar import DAY_MINUTES, TZ, add_working_days, is_working_day, office_after, opening
 from tthc.config import write_private
 from tthc.sources.sim import lifecycle, truth
 from tthc.sources.sim.catalogue import Agency, build_catalogue, catalogue_records
@@ -124,13 +124,13 @@ class Simulator:
         share = ONLINE_SHARE.get(year, 0.72)
         n_online = _count(rng, self.k * share * ONLINE_DAY_WEIGHT[_day_kind(day)] / weight_sum)
         n_office = _count(rng, self.k * (1 - share) / working_days) if is_working_day(day) else 0
-        opening = dt.datetime.combine(day, dt.time(7, 30), TZ)
+        opens = opening(day)
         filings = []
         for _ in range(n_online):
             hour = rng.choices(range(24), FILING_HOURS)[0]
             filings.append((dt.datetime.combine(day, dt.time(hour, rng.randrange(60), rng.randrange(60)), TZ), True))
         for _ in range(n_office):
-            filed = office_after(opening, rng.uniform(0, 449.9))
+            filed = office_after(opens, rng.uniform(0, DAY_MINUTES - 0.1))
             filings.append((filed, False))
         return sorted(filings, key=lambda f: (f[0], not f[1]))
 

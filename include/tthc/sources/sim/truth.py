@@ -8,7 +8,7 @@ pipeline sees of a source (the newest change it was served, and when). A portal 
 record, which may be later than ``NgayDongBo``): the truth is evaluated at the end of the period on
 what the sources serve then, so a push applied after the period's end does not exist for it.
 ``missing_after`` and the sources' ``stale_after`` run in office time of the province's calendar
-(``tthc.calendar``: 07:30-11:30 and 13:30-17:00 on working days); ``sync_sla`` in clock time.
+(``tthc.calendar``: Nghe An's seasonal 8-hour days on working days); ``sync_sla`` in clock time.
 
 Each function returns the gap's intervals ``(opened_at, closed_at)``; ``closed_at`` is None while it is
 open. ``Truth`` clips them to the period: a gap opening at or after its end does not exist yet, and one
