@@ -285,7 +285,8 @@ def personal_data(data: Path) -> tuple[set[str], set[str]]:
 # The files that take minutes, longest first (measured with --durations): collected first, so that with
 # `pytest -n 2 --dist loadfile` the two sessions start on them and the short files fill in behind.
 LONGEST_FIRST = ("test_late_records.py", "test_demo.py", "test_checks.py", "test_bench.py", "test_reliability.py",
-                 "test_marts.py", "test_airflow_scheduler.py", "test_provinces.py", "test_access.py", "test_load.py")
+                 "test_marts.py", "test_kpi766_quarter.py", "test_airflow_scheduler.py", "test_provinces.py",
+                 "test_access.py", "test_load.py")
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -37,6 +37,9 @@ def test_bench_runs_and_accounts_for_every_record(warehouse, tmp_path):
     assert d["dbt_full_s"] > 0 and d["dbt_hourly_1m_s"] > 0 and d["dbt_hourly_12m_s"] > 0
     assert d["rows_hour_1m"] > 0 and d["rows_hour_12m"] > 0 and d["marts_rows"]["fct_dossier"] > 0
     assert r["dbt_history_ratio"] == round(d["dbt_hourly_12m_s"] / d["dbt_hourly_1m_s"], 3)
+    # the 766 index's models, timed apart in every build: part of the build, never more
+    assert 0 < r["kpi766_full_12m_s"] < d["dbt_full_s"] and 0 < r["kpi766_hourly_12m_s"] < d["dbt_hourly_12m_s"]
+    assert re.search(r"kpi766_full_12m_s [\d.,]+", result.stdout) and d["marts_rows"]["fct_kpi766_dossier"] > 0
     # the gap checks over the same history: hourly after each part, and a full re-check
     assert all(r[k] > 0 for k in ("checks_hourly_1m_s", "checks_hourly_12m_s", "checks_full_s"))
     assert r["ratios"]["checks_history_ratio"] == round(r["checks_hourly_12m_s"] / r["checks_hourly_1m_s"], 3)

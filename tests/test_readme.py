@@ -33,9 +33,16 @@ def test_every_setting_is_documented_with_its_default():
 
 
 def test_the_766_table_is_the_declared_index():
+    """group, code, points and method (document / interpretation / proxy) of every indicator, in order;
+    a proxy says it is not in the total, an indicator without points says so."""
     rows = table_rows("### Decision 766: which indicator comes from which field")
-    documented = {(r[0], r[1].split()[0], float(r[2])) for r in rows}
-    assert documented == {(i.group, i.code, i.points) for i in INDICATORS}
+    documented = [(r[0], r[1].split()[0], float(r[2].split()[0]), r[3].split()[0]) for r in rows]
+    assert documented == [(i.group, i.code, i.points, i.method) for i in INDICATORS]
+    for r, i in zip(rows, INDICATORS, strict=True):
+        assert ("not in the total" in r[3]) == (i.method == "proxy"), r
+        assert ("no points" in r[2]) == (i.points == 0), r
+        full = f"full at {i.threshold * 100:g} %" if i.threshold else "full at"
+        assert (full in r[1]) == (i.threshold is not None), r
 
 
 def test_the_gap_table_lists_every_rule():

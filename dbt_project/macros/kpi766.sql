@@ -47,3 +47,12 @@
         else {{ n }}::numeric / nullif({{ d }}, 0)
     end
 {%- endmacro %}
+
+{#- An incremental 766 model's months to evaluate again: those evaluated before their end while the data has
+    moved on since, and the month of the newest data. Needs the CTE as_of (as_of). -#}
+{% macro kpi766_unfinished_months() -%}
+    select t.month_start from {{ this }} as t, as_of as a
+    where t.evaluated_at < least(t.month_end, a.as_of)
+    union
+    select {{ local_month('as_of') }} from as_of
+{%- endmacro %}

@@ -73,6 +73,20 @@ def reset_loaded_data(dsn: str) -> None:
         conn.execute(f"TRUNCATE {', '.join(tables)}")
 
 
+def points_lost(dsn: str) -> dict[str, list[dict]]:
+    """Per month, the 766 indicators on which the province's agencies lost most points, and how many dossiers
+    carry the loss (marts.fct_kpi766_dossier)."""
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("""
+            SELECT year_month, indicator, round(sum(points_lost), 1), count(*) FILTER (WHERE points_lost > 0)
+            FROM marts.fct_kpi766_dossier GROUP BY 1, 2 HAVING sum(points_lost) > 0
+            ORDER BY 1, 3 DESC, 2""").fetchall()
+    out: dict[str, list[dict]] = {}
+    for month, indicator, lost, dossiers in rows:
+        out.setdefault(month, []).append({"indicator": indicator, "points_lost": float(lost), "dossiers": dossiers})
+    return out
+
+
 def marts_report(dsn: str) -> tuple[dict[str, int], list[dict]]:
     """Rows per mart, and the Decision 766 index per agency and month (as summary.json carries it)."""
     with psycopg.connect(dsn) as conn:
@@ -87,13 +101,21 @@ def marts_report(dsn: str) -> tuple[dict[str, int], list[dict]]:
     return rows, kpi
 
 
-def print_kpi(kpi: list[dict], agency_names: dict[str, str], shown: int = 8) -> None:
-    """Per month: the province's mean and the agencies at the top and the bottom of the 766 index."""
+def print_kpi(kpi: list[dict], agency_names: dict[str, str], lost: dict[str, list[dict]] | None = None,
+              shown: int = 8) -> None:
+    """Per month: the province's mean, where the points went (the indicators that cost most, with the dossiers
+    behind them), and the agencies at the top and the bottom of the 766 index."""
     for month in sorted({k["month"] for k in kpi}):
         rows = [k for k in kpi if k["month"] == month]
         mean = sum(k["total"] for k in rows) / len(rows)
-        print(f"766        {month}: {len(rows)} agencies, mean total {mean:.1f}/100; "
-              f"groups [{' '.join(GROUPS)}] (all agencies: summary.json, marts.kpi_agency_monthly)")
+        scored = sum(k["scored_points"] for k in rows) / len(rows)
+        print(f"766        {month}: {len(rows)} agencies, mean total {mean:.1f} of {scored:.1f} scored (100 less "
+              f"the proxies and what has nothing to count); groups [{' '.join(GROUPS)}] "
+              f"(all agencies: summary.json, marts.kpi_agency_monthly)")
+        if lost and lost.get(month):
+            top = ", ".join(f"{x['indicator']} {x['points_lost']:,.1f} ({x['dossiers']:,} dossiers)"
+                            for x in lost[month][:4])
+            print(f"           points lost, by indicator: {top} (each dossier: marts.fct_kpi766_dossier)")
         picked = rows if len(rows) <= 2 * shown else [*rows[:shown], None, *rows[-shown:]]
         for k in picked:
             if k is None:
@@ -503,7 +525,8 @@ def _run_demo(args, ctrl_c: CtrlC) -> int:
           + ", ".join(f"{t.split('.')[1]} {n}" for t, n in mart_rows.items()))
     with psycopg.connect(dsn) as conn:
         names = dict(conn.execute("SELECT agency_code, agency_name FROM marts.dim_agency WHERE is_current"))
-    print_kpi(kpi, names)
+    lost = points_lost(dsn)
+    print_kpi(kpi, names, lost)
     gaps, accuracy, by_province, check = gaps_report(dsn, {p: d / "truth.json" for p, d in data_dirs.items()})
     print_gaps(gaps, accuracy, check, timings["checks"])
     with psycopg.connect(dsn) as conn:
@@ -551,7 +574,7 @@ def _run_demo(args, ctrl_c: CtrlC) -> int:
                                   for k in {k for t in truths.values() for k in t["bad_record_counts"]}}},
         "truth_by_province": {p: {"dossiers": t["counts"]["dossiers"], "gaps": t["gap_counts"]}
                               for p, t in truths.items()},
-        "kpi766": kpi, "gaps": {c: g["found"] for c, g in gaps.items()},
+        "kpi766": kpi, "kpi766_points_lost": lost, "gaps": {c: g["found"] for c, g in gaps.items()},
         "gaps_open": {c: g["open"] for c, g in gaps.items()},
         "gaps_retracted": {c: g["retracted"] for c, g in gaps.items()},
         "accuracy": accuracy, "accuracy_by_province": by_province, "checks": check, "report": str(report.path), "report_counts": report.counts,

@@ -281,12 +281,14 @@ def month_bounds(month: dt.date, as_of: dt.datetime, tz) -> tuple[dt.datetime, d
     return begins, min(ends, as_of)
 
 
+_FIRST, _LAST = dt.datetime.min.replace(tzinfo=dt.UTC), dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
 def finish_time(changes: Iterable[tuple[dt.datetime, int]]) -> tuple[dt.datetime | None, int]:
     """The 2.1 end time of a dossier once everything has happened (None while open or overdue by a second
     request) and its number of supplement requests."""
     life = lifecycle(changes)
-    verdict = progress(life, dt.datetime.max.replace(tzinfo=dt.timezone.utc), dt.datetime.min.replace(
-        tzinfo=dt.timezone.utc), dt.datetime.max.replace(tzinfo=dt.timezone.utc))
+    verdict = progress(life, _LAST, _FIRST, _LAST)
     end = verdict.end_at if verdict and verdict.end_kind != "open" else None
     return end, len(life.requests)
 
@@ -294,7 +296,7 @@ def finish_time(changes: Iterable[tuple[dt.datetime, int]]) -> tuple[dt.datetime
 def on_time(changes: Iterable[tuple[dt.datetime, int]], due: dt.datetime, period_end: dt.datetime) -> bool:
     """2.1 evaluated at ``period_end`` for a dossier received before it: end time <= due time."""
     life = lifecycle(changes)
-    verdict = progress(life, due, dt.datetime.min.replace(tzinfo=dt.timezone.utc), period_end)
+    verdict = progress(life, due, _FIRST, period_end)
     return bool(verdict and verdict.on_time)
 
 

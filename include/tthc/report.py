@@ -7,8 +7,10 @@ Vietnamese headings with English sub-labels. Sections: the province overview (sy
 online rate, open gaps by code; 30-day trends), the sync delay (bands per day, distribution per agency,
 the worst agencies and procedures), drill-down tables (open gaps; late dossiers without an apology
 letter; "online" filings by civil-servant accounts; online filings from 2024-07-01 whose account was not
-VNeID-verified), and the Decision 766 index per agency for the month with the numbers behind it. A day
-without data renders a clear empty state. No personal identifier is read: dossiers appear by their code.
+VNeID-verified), and the Decision 766 index per agency for the month with the numbers behind it and how
+each indicator is computed (document, interpretation or proxy), then where each agency's points went: its
+indicators ranked by points lost and the dossiers behind each. A day without data renders a clear empty
+state. No personal identifier is read: dossiers appear by their code.
 """
 
 from __future__ import annotations
@@ -32,6 +34,15 @@ TREND_DAYS = 30
 ROWS_SHOWN = 200  # per drill-down table in the page; the CSV has them all
 VNEID_FROM = dt.datetime(2024, 7, 1, tzinfo=TZ)
 GAP_CODES = tuple(f"G{n}" for n in range(1, 9))
+LOST_SHOWN = 10  # dossiers per agency and indicator in "where the points went"; the CSV has them all
+METHODS = {"document": ("theo văn bản", "document"), "interpretation": ("diễn giải", "interpretation"),
+           "proxy": ("thay thế", "proxy")}
+END_KINDS = {"resolved": ("đã giải quyết", "resolved"), "returned": ("đã trả kết quả", "returned"),
+             "stopped": ("dừng xử lý", "stopped"), "withdrawn": ("rút hồ sơ", "withdrawn"),
+             "refused": ("từ chối", "refused"), "supplement_requested": ("yêu cầu bổ sung", "supplement requested"),
+             "second_supplement_request": ("yêu cầu bổ sung lần hai", "second supplement request"),
+             "open": ("chưa kết thúc", "still open"), "refused_at_intake": ("từ chối khi tiếp nhận",
+                                                                              "refused at intake")}
 BANDS = (("within 15 min", "≤ 15 phút / ≤ 15 min"), ("within 1 h", "15–60 phút / 15–60 min"),
          ("within 24 h", "1–24 giờ / 1–24 h"), ("later", "muộn hơn / later"), ("never", "chưa đồng bộ / never"))
 
@@ -208,6 +219,21 @@ WHERE k.year_month = %(month)s AND k.province_code = ANY(%(provinces)s)
 ORDER BY k.total_points DESC, k.agency_code
 """
 
+KPI_DOSSIERS = """
+SELECT f.province_code, f.agency_code, f.year_month, f.dossier_code, f.procedure_code,
+       coalesce(p.procedure_name, f.procedure_code) AS procedure_name, f.indicator, f.in_denominator,
+       f.in_numerator, f.end_at, f.end_kind, f.due_at, f.working_days_late, f.points_lost, f.shortfall
+FROM marts.fct_kpi766_dossier AS f
+LEFT JOIN marts.dim_procedure AS p
+  ON p.province_code = f.province_code AND p.procedure_code = f.procedure_code AND p.is_current
+WHERE f.year_month = %(month)s AND f.province_code = ANY(%(provinces)s)
+ORDER BY f.province_code, f.agency_code, f.indicator, f.points_lost DESC NULLS LAST,
+         f.working_days_late DESC NULLS LAST, f.dossier_code
+"""
+KPI_DOSSIER_COLUMNS = ["province_code", "agency_code", "year_month", "dossier_code", "procedure_code",
+                       "procedure_name", "indicator", "in_denominator", "in_numerator", "end_at", "end_kind",
+                       "due_at", "working_days_late", "points_lost", "shortfall"]
+
 
 # --- rendering helpers -------------------------------------------------------------------------------
 def _pct(part: float, whole: float) -> float | None:
@@ -261,10 +287,10 @@ class Charts:
     def __init__(self):
         self.ids: list[str] = []
 
-    def render(self, chart_id: str, fig) -> str:
+    def render(self, chart_id: str, fig, height: int = 360) -> str:
         import plotly.io as pio
 
-        fig.update_layout(margin={"l": 50, "r": 20, "t": 40, "b": 40}, height=360, template="plotly_white",
+        fig.update_layout(margin={"l": 50, "r": 20, "t": 40, "b": 40}, height=height, template="plotly_white",
                           legend={"orientation": "h", "y": -0.2})
         div = pio.to_html(fig, full_html=False, include_plotlyjs=not self.ids, div_id=chart_id,
                           config={"displaylogo": False, "responsive": True})
@@ -274,6 +300,26 @@ class Charts:
     @staticmethod
     def empty(chart_id: str, what: str) -> str:
         return f'<div class="chart empty-state" id="{chart_id}">Không có dữ liệu / No data: {what}</div>'
+
+
+def delay_boxes(rows: list[list]):
+    """The sync delay distribution per agency: one horizontal box per agency (its own row, the agency's name
+    on the y axis, the highest p95 on top). rows: sync_delay_by_agency.csv's rows (p05..p95 at 8..12).
+    A box from precomputed quartiles sits where its ``y`` says (its name does not place it)."""
+    import plotly.graph_objects as go
+
+    def label(r) -> str:
+        name = str(r[1] or r[0])
+        return f"{name if len(name) <= 40 else name[:39] + '…'} ({r[0]})" if name != r[0] else str(r[0])
+
+    fig = go.Figure([go.Box(y=[label(r)], name=label(r), orientation="h", q1=[r[9]], median=[r[10]], q3=[r[11]],
+                            lowerfence=[r[8]], upperfence=[r[12]], hovertext=str(r[1]), showlegend=False)
+                     for r in rows])
+    fig.update_layout(title="Phân bố độ trễ đồng bộ (phút, p5–p95), 20 cơ quan có p95 cao nhất / sync delay "
+                      "distribution (min, p5–p95), the 20 agencies with the highest p95",
+                      xaxis={"type": "log", "title": "phút / min"},
+                      yaxis={"type": "category", "autorange": "reversed", "automargin": True})
+    return fig
 
 
 STYLE = """
@@ -330,6 +376,7 @@ def build_report(dsn: str, day: dt.date, out: Path, provinces: str | Sequence[st
         kpi_cursor = conn.execute(KPI, p)
         kpi_columns = [c.name for c in kpi_cursor.description]
         kpi = kpi_cursor.fetchall()
+        kpi_dossiers = conn.execute(KPI_DOSSIERS, p).fetchall()  # same connection and role as the rest
 
     today = next((r for r in overview if r[0] == day), None)
     report.empty = not any(sum(r[1:]) for r in overview) and not open_gaps and not gaps_by_day
@@ -405,11 +452,7 @@ def build_report(dsn: str, day: dt.date, out: Path, provinces: str | Sequence[st
         bands_chart = Charts.empty("chart-delay-bands", "no status change in 30 days")
     boxed = [r for r in agency_rows if r[8] is not None and r[2] >= 10][:20]
     if boxed:
-        fig = go.Figure([go.Box(name=r[0], q1=[r[9]], median=[r[10]], q3=[r[11]], lowerfence=[r[8]], upperfence=[r[12]],
-                                hovertext=r[1], showlegend=False) for r in boxed])
-        fig.update_layout(title="Phân bố độ trễ đồng bộ (phút, p5–p95), 20 cơ quan có p95 cao nhất / sync delay "
-                          "distribution (min, p5–p95), the 20 agencies with the highest p95", yaxis={"type": "log"})
-        box_chart = charts.render("chart-delay-agencies", fig)
+        box_chart = charts.render("chart-delay-agencies", delay_boxes(boxed), height=120 + 26 * len(boxed))
     else:
         box_chart = Charts.empty("chart-delay-agencies", "no agency with synced changes in 30 days")
     worst_agencies = sorted((r for r in agency_rows if r[2] >= p["min_changes"]),
@@ -464,13 +507,21 @@ accounts (30 days)</small></h3>
     kpi_headers = [c for c in kpi_columns if not c.startswith("_")]
     report.csv_files.append(_write_csv(out, "kpi766_agencies.csv", kpi_headers,
                                        [[k[c] for c in kpi_headers] for k in kpi_dicts]))
+    report.csv_files.append(_write_csv(out, "kpi766_dossiers.csv", KPI_DOSSIER_COLUMNS, kpi_dossiers))
+    lost_html, losing = _points_lost(kpi_dicts, kpi_dossiers)
     sections.append(f"""<h2>4. Chỉ số Quyết định 766 tháng {day.strftime('%m/%Y')} <small>Decision 766 index per agency
 for {day.strftime('%Y-%m')}: each group's points and the numbers behind them</small></h2>
-{_kpi_table(kpi_dicts)}""")
+{_methods_table()}
+{_kpi_table(kpi_dicts)}
+<h3>Điểm bị mất ở đâu ({losing:,} cơ quan) <small>Where the points went: per agency, the scored indicators ranked by
+points lost (points − earned), and under each the dossiers that fell short of it, each carrying an equal share of the
+loss (the top {LOST_SHOWN}; all of them in kpi766_dossiers.csv)</small></h3>
+{lost_html}""")
 
     report.counts = {"open_gaps": len(open_gaps), "late_without_apology": len(late),
                      "online_by_civil_servants": len(by_servants), "online_not_vneid_verified": len(unverified),
-                     "kpi_agencies": len(kpi), "status_changes_30d": sum(r[2] for r in agency_rows)}
+                     "kpi_agencies": len(kpi), "kpi766_dossier_rows": len(kpi_dossiers),
+                     "kpi766_agencies_losing_points": losing, "status_changes_30d": sum(r[2] for r in agency_rows)}
     report.charts = charts.ids
     place = ", ".join(f"tỉnh {names.get(c, c)} ({c})" for c in provinces)
     page = f"""<!DOCTYPE html>
@@ -487,29 +538,150 @@ for {day.strftime('%Y-%m')}: each group's points and the numbers behind them</sm
     return report
 
 
+def _num(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def _method(ind) -> str:
+    """The indicator's method, its reason as the tooltip."""
+    vi, en = METHODS[ind.method]
+    return f'<span class="method method-{ind.method}" title="{html.escape(ind.reason)}">{vi} / {en}</span>'
+
+
+def _title(ind) -> str:
+    full = f" (đủ điểm ở / full at {ind.threshold * 100:g} %)" if ind.threshold else ""
+    return html.escape(ind.title + full)
+
+
+def _methods_table() -> str:
+    """Each indicator once: points, threshold, how it is computed and why (collapsible)."""
+    rows = "".join(
+        f'<tr><td>{ind.code}</td><td>{html.escape(GROUPS[ind.group][1])}</td><td>{_title(ind)}</td>'
+        f'<td>{"không có điểm / no points" if not ind.points else f"{ind.points:g}"}'
+        f'{"" if ind.in_total or not ind.points else "<small>không tính vào tổng / not scored</small>"}</td>'
+        f'<td>{_method(ind)}</td><td>{html.escape(ind.reason)}</td></tr>' for ind in INDICATORS)
+    return f"""<p class="note">Cách tính / method: <b>theo văn bản / document</b> — như quy tắc công bố mô tả, từ các
+trường nó nêu / as the published rules describe it, from the fields they name; <b>diễn giải / interpretation</b> — quy
+tắc im lặng, mơ hồ hoặc nêu trường nguồn không có: lý do nói đã chọn gì / the rules are silent or ambiguous, or name a
+field the sources lack: the reason says what was chosen; <b>thay thế / proxy</b> — nguồn không có dữ liệu quy tắc cần:
+hiển thị, không tính điểm / the sources hold nothing the rule needs: a stand-in, shown but not scored.</p>
+<details id="kpi766-methods"><summary>Cách tính từng chỉ tiêu / how each indicator is computed</summary><table>
+<thead><tr><th>Mã / code</th><th>Nhóm / group</th><th>Chỉ tiêu / indicator</th><th>Điểm / points</th>
+<th>Cách tính / method</th><th>Lý do / reason</th></tr></thead><tbody>{rows}</tbody></table></details>"""
+
+
+def _indicator_cells(ind, k: dict) -> str:
+    """Numerator, denominator, rate and points of one indicator for one agency (2.2: the average working days,
+    no points; a proxy: its points, not scored)."""
+    num, den = k.get(f"ind_{ind.column}_numerator"), k.get(f"ind_{ind.column}_denominator")
+    rate, points = _num(k.get(f"ind_{ind.column}_rate")), _num(k.get(f"ind_{ind.column}_points"))
+    if not ind.points:
+        shown_rate = None if rate is None else f"TB / avg {rate:.1f} ngày LV / working days"
+        shown_points = "không có điểm / no points"
+    else:
+        shown_rate = None if rate is None else f"{100 * rate:.1f}%"
+        shown_points = f"{'–' if points is None else f'{points:.2f}'} / {ind.points:g}"
+        if not ind.in_total:
+            shown_points += "<small>không tính điểm / not scored</small>"
+    return (f"<td>{_cell(num)}</td><td>{_cell(den)}</td><td>{_cell(shown_rate)}</td>"
+            f"<td>{shown_points}</td>")
+
+
 def _kpi_table(rows: list[dict]) -> str:
     if not rows:
         return '<p class="empty-state" id="kpi766">Chưa có chỉ số cho tháng này / No index for this month yet</p>'
     head = "".join(f"<th>{g}</th>" for g in GROUPS)
     body = []
     for k in rows:
-        numbers = []
-        for ind in INDICATORS:
-            key = "ind_" + ind.code.replace(".", "_")
-            num = k.get(f"{key}_numerator", k.get(f"{key}_negative_ratings"))
-            den = k.get(f"{key}_denominator", k.get(f"{key}_ratings"))
-            points = k.get(f"{key}_points")
-            numbers.append(f"<tr><td>{ind.code}</td><td>{html.escape(ind.title)}</td><td>{_cell(num)}</td>"
-                           f"<td>{_cell(den)}</td><td>{_cell(float(points) if points is not None else None)}"
-                           f" / {ind.points:g}</td></tr>")
-        groups = "".join(f"<td>{float(k[g.lower() + '_points']):.1f}</td>" for g in GROUPS)
+        numbers = "".join(
+            f'<tr class="{"proxy" if not ind.in_total else "scored"}"><td>{ind.code}</td><td>{_title(ind)}</td>'
+            f"<td>{_method(ind)}</td>{_indicator_cells(ind, k)}</tr>" for ind in INDICATORS)
+        groups = "".join(f"<td>{_cell(_num(k.get(g.lower() + '_points')))}</td>" for g in GROUPS)
+        scored = _num(k.get("scored_points"))
         body.append(
             f"<tr><td>{html.escape(k['agency_code'])}</td><td><details><summary>{html.escape(k['agency_name'])}"
-            f"</summary><table><thead><tr><th>Chỉ tiêu / indicator</th><th></th><th>Tử số / numerator</th>"
-            f"<th>Mẫu số / denominator</th><th>Điểm / points</th></tr></thead><tbody>{''.join(numbers)}</tbody>"
-            f"</table></details></td><td><b>{float(k['total_points']):.1f}</b></td>{groups}</tr>")
+            f"</summary><table><thead><tr><th>Chỉ tiêu / indicator</th><th></th><th>Cách tính / method</th>"
+            f"<th>Tử số / numerator</th><th>Mẫu số / denominator</th><th>Tỷ lệ / rate</th><th>Điểm / points</th>"
+            f"</tr></thead><tbody>{numbers}</tbody></table></details></td><td><b>{_cell(_num(k['total_points']))}"
+            f"</b>{'' if scored is None else f' / {scored:.1f}'}</td>{groups}</tr>")
     return (f'<table id="kpi766"><thead><tr><th>Mã / code</th><th>Cơ quan / agency (mở: các số / open: the numbers)'
-            f'</th><th>Tổng / total</th>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>')
+            f'</th><th>Tổng / total (trên tối đa có thể / of the possible)</th>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table>')
+
+
+def _what_went_wrong(indicator: str, end_kind: str | None, working_days_late, shortfall: str | None) -> str:
+    """2.1: late by N working days, or overdue and why; the others: what the dossier lacks (the seed's words)."""
+    if indicator == "2.1":
+        kind = END_KINDS.get(end_kind, (end_kind, end_kind)) if end_kind else None
+        if working_days_late is not None:
+            late = float(working_days_late)
+            return (f"trễ {late:.1f} ngày làm việc / late by {late:.1f} working days"
+                    + (f" ({kind[0]} / {kind[1]})" if kind else ""))
+        if kind:
+            return f"quá hạn: {kind[0]} / overdue: {kind[1]}"
+    return shortfall or ""
+
+
+def indicators_lost(k: dict) -> list[tuple]:
+    """One agency's scored indicators that lost points: (indicator, points lost), the most first."""
+    lost = []
+    for ind in INDICATORS:
+        earned = _num(k.get(f"ind_{ind.column}_points"))
+        if ind.in_total and earned is not None and ind.points - earned > 1e-6:
+            lost.append((ind, ind.points - earned))
+    return sorted(lost, key=lambda x: -x[1])
+
+
+def _points_lost(kpi: list[dict], dossiers: list) -> tuple[str, int]:
+    """Per agency that lost points: its indicators by points lost, the dossiers behind each (the top
+    LOST_SHOWN, collapsible). dossiers: KPI_DOSSIERS rows. Returns the HTML and the number of agencies."""
+    behind: dict[tuple, list] = {}
+    for r in dossiers:
+        if r[13] is not None and r[13] > 0:
+            behind.setdefault((r[0], r[1], r[6]), []).append(r)
+    for rows in behind.values():
+        rows.sort(key=lambda r: (-r[13], -(r[12] or 0), r[3]))
+    agencies = sorted(((k, indicators_lost(k)) for k in kpi), key=lambda x: (-sum(v for _, v in x[1]),
+                                                                            x[0]["agency_code"]))
+    parts = []
+    for k, lost in agencies:
+        if not lost:
+            continue
+        items = []
+        for ind, gone in lost:
+            rows = behind.get((k["province_code"], k["agency_code"], ind.code), [])
+            num, den = k.get(f"ind_{ind.column}_numerator"), k.get(f"ind_{ind.column}_denominator")
+            if rows:
+                body = "".join(
+                    f"<tr><td>{_cell(r[3])}</td><td>{_cell(r[5])}</td><td>{float(r[13]):.3f}</td>"
+                    f"<td>{html.escape(_what_went_wrong(ind.code, r[10], r[12], r[14]))}</td></tr>"
+                    for r in rows[:LOST_SHOWN])
+                more = len(rows) - LOST_SHOWN
+                inner = (f'<table class="lost-dossiers"><thead><tr><th>Hồ sơ / dossier</th><th>Thủ tục / procedure'
+                         f'</th><th>Điểm mất / points lost</th><th>Vấn đề / what went wrong</th></tr></thead>'
+                         f'<tbody>{body}</tbody></table>'
+                         + (f'<p class="note">… {more:,} hồ sơ nữa trong kpi766_dossiers.csv / {more:,} more dossiers '
+                            f'in kpi766_dossiers.csv</p>' if more > 0 else ""))
+            elif ind.level != "dossier":
+                what = {"procedure": "thủ tục / procedures", "petition": "phản ánh kiến nghị / petitions"}[ind.level]
+                inner = (f'<p class="note">Chỉ tiêu tính theo {what.split(" / ")[0]}, không theo hồ sơ / counted over '
+                         f'{what.split(" / ")[1]}, not dossiers: {_cell(num)} / {_cell(den)}</p>')
+            else:
+                inner = '<p class="note">Không hồ sơ nào mang phần điểm mất / no dossier carries the loss</p>'
+            items.append(
+                f'<li class="lost-indicator" data-indicator="{ind.code}"><details><summary>{ind.code} '
+                f'{_title(ind)} — mất / lost <b>{gone:.2f}</b> / {ind.points:g} ({_cell(num)} / {_cell(den)}; '
+                f'{len(rows):,} hồ sơ / dossiers)</summary>{inner}</details></li>')
+        total = sum(v for _, v in lost)
+        parts.append(
+            f'<details class="lost-agency" data-province="{html.escape(k["province_code"])}" '
+            f'data-agency="{html.escape(k["agency_code"])}"><summary><b>{html.escape(k["agency_code"])}</b> '
+            f'{html.escape(k["agency_name"])} — mất / lost <b>{total:.2f}</b> điểm / points (đạt / earned '
+            f'{_cell(_num(k["total_points"]))})</summary><ol>{"".join(items)}</ol></details>')
+    if not parts:
+        return ('<p class="empty-state" id="kpi766-lost">Không cơ quan nào mất điểm / No agency lost points'
+                '</p>'), 0
+    return f'<div id="kpi766-lost">{"".join(parts)}</div>', len(parts)
 
 
 def cli_report(args) -> int:

@@ -31,7 +31,7 @@ def findings(dsn: str, codes: tuple[str, ...] = ("G1", "G2", "G3", "G4", "G5", "
     with psycopg.connect(dsn) as conn:
         return conn.execute("""
             SELECT gap_code, gap_key, agency_code, opened_at, closed_at FROM audit.sync_gap
-            WHERE retracted_at IS NULL AND gap_code = ANY(%s) ORDER BY 1, 2, 4""", (list(codes),)).fetchall()
+            WHERE retracted_at IS NULL AND gap_code = ANY(%s) ORDER BY 1, 2, 4, 5""", (list(codes),)).fetchall()
 
 
 ANSWER_TIMES = {"dim_applicant": {"verified_at"}}  # when the population database answered (see below)

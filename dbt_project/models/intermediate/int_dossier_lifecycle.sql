@@ -5,7 +5,7 @@
         incremental_strategy='merge',
         on_schema_change='append_new_columns',
         meta={'upstream_models': ['stg_onestop__status_changes', 'stg_onestop__dossiers']},
-        indexes=[{'columns': ['dossier_code'], 'unique': True}, {'columns': ['_build_load_id']}],
+        indexes=[{'columns': ['dossier_code'], 'unique': True}, {'columns': ['_build_load_id']}, {'columns': ['counted_until']}],
     )
 }}
 {%- set upstream = [ref('stg_onestop__status_changes'), ref('stg_onestop__dossiers')] %}
@@ -63,7 +63,8 @@ milestones as (
         min(changed_at) filter (where status_code = 10) as returned_at,
         min(changed_at) filter (where status_code = 5 and previous_status_code is distinct from 5)
             as first_supplement_requested_at,
-        (array_agg(changed_at order by recorded_at, status_change_id)
+        (
+            array_agg(changed_at order by recorded_at, status_change_id)
             filter (where status_code = 5 and previous_status_code is distinct from 5))[2]
             as second_supplement_requested_at,
         count(*) filter (where status_code = 5 and previous_status_code is distinct from 5)
@@ -127,7 +128,7 @@ pauses as (
     inner join changes as c
         on
             e.dossier_code = c.dossier_code and c.status_code = 5
-            and c.previous_status_code is distinct from 5 and c.next_other_status_at <= e.resolution_at
+            and c.previous_status_code is distinct from 5 and e.resolution_at >= c.next_other_status_at
     group by e.dossier_code
 
 ),
@@ -170,5 +171,11 @@ select
         when finished_at is not null and received_at is not null
             then {{ working_days_between('received_at', 'finished_at') }}
     end as working_days_taken,
+    -- the last moment the 766 index may count the dossier in a month (fct_kpi766_dossier reads only the
+    -- dossiers whose counted_until falls in or after the months it evaluates)
+    case
+        when ended_at is null and refused_at_intake_at is null then 'infinity'::timestamptz
+        else greatest(ended_at, resolved_at, refused_at_intake_at, received_at)
+    end as counted_until,
     {{ model_stamp() }} as _build_load_id
 from finished

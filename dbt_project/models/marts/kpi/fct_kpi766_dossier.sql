@@ -37,10 +37,11 @@ touched_months as (
 
     {% if is_incremental() %}
         -- a dossier counts in every month from its receipt on while open: its months up to now
-        select generate_series(
-            {{ local_month('coalesce(d.received_at, d.rejected_at, d.filed_at)') }},
-            {{ local_month('a.as_of') }}, interval '1 month'
-        )::date as month_start
+        select
+            generate_series(
+                {{ local_month('coalesce(d.received_at, d.rejected_at, d.filed_at)') }},
+                {{ local_month('a.as_of') }}, interval '1 month'
+            )::date as month_start
         from {{ ref('fct_dossier') }} as d, as_of as a
         where d.{{ upstream_since() }}
         union
@@ -51,11 +52,7 @@ touched_months as (
         select {{ local_month('changed_at') }} from {{ ref('fct_portal_sync') }}
         where {{ upstream_since() }}
         union
-        -- months not yet final: evaluated before their end, and the data has moved on since
-        select t.month_start from {{ this }} as t, as_of as a
-        where t.evaluated_at < least(t.month_end, a.as_of)
-        union
-        select {{ local_month('as_of') }} from as_of
+        {{ kpi766_unfinished_months() }}
     {% else %}
         select generate_series(
             (select min({{ local_month('coalesce(received_at, rejected_at, filed_at)') }}) from {{ ref('fct_dossier') }}),
@@ -85,25 +82,23 @@ dossiers as (
         l.refused_at_intake_at
     from {{ ref('fct_dossier') }} as d
     inner join {{ ref('int_dossier_lifecycle') }} as l on d.dossier_code = l.dossier_code
-    where
-        coalesce(l.ended_at, 'infinity') >= (select min(m.month_begins_at) from months as m)
-        or d.received_at >= (select min(m.month_begins_at) from months as m)
-        or l.refused_at_intake_at >= (select min(m.month_begins_at) from months as m)
+    -- only the dossiers that may count in the months evaluated (an index lookup in an hourly build)
+    where l.counted_until >= (select min(m.month_begins_at) from months as m)
 
 ),
 
-progress as (
+evaluated as (
 
-    -- 2.1: each month's verdict from what had happened by its evaluation time
+    -- each dossier in each month it counts in: 2.1's verdict from what had happened by the evaluation time
     select
         m.month_start,
         m.month_end,
         m.evaluated_at,
-        d.province_code,
-        d.agency_code,
-        d.dossier_code,
-        d.procedure_code,
-        d.due_at,
+        d.*,
+        d.received_at < m.evaluated_at and (d.ended_at is null or d.ended_at >= m.month_begins_at) as is_in_progress,
+        d.received_at >= m.month_begins_at and d.received_at < m.evaluated_at as is_received,
+        d.resolved_at >= m.month_begins_at and d.resolved_at < m.evaluated_at as is_resolved,
+        d.refused_at_intake_at >= m.month_begins_at and d.refused_at_intake_at < m.evaluated_at as is_refused_at_intake,
         case
             when d.resolution_at < m.evaluated_at then d.resolution_at - d.supplement_pause
             when d.second_supplement_requested_at < m.evaluated_at then null
@@ -118,122 +113,78 @@ progress as (
             when d.halted_at < m.evaluated_at then d.halt_kind
             else 'open'
         end as end_kind,
-        exists (
+        coalesce(d.first_synced_at < m.evaluated_at, false) as is_synced_by_then,
+        exists(
             select 1 from {{ ref('fct_rating') }} as r
             where r.dossier_code = d.dossier_code and r.is_negative and r.rated_at < m.evaluated_at
         ) as is_rated_negative
     from months as m
     inner join dossiers as d
         on
-            d.received_at < m.evaluated_at
-            and (d.ended_at is null or d.ended_at >= m.month_begins_at)
+            (m.evaluated_at > d.received_at and (d.ended_at is null or m.month_begins_at <= d.ended_at))
+            or (m.month_begins_at <= d.received_at and m.evaluated_at > d.received_at)
+            or (m.month_begins_at <= d.resolved_at and m.evaluated_at > d.resolved_at)
+            or (m.month_begins_at <= d.refused_at_intake_at and m.evaluated_at > d.refused_at_intake_at)
+
+),
+
+verdicts as (
+
+    select
+        *,
+        coalesce(end_at <= due_at, false) as is_on_time_by_then
+    from evaluated
 
 ),
 
 rows_ as (
 
+    -- per indicator: whether the dossier counts (and at which agency), in its denominator, in its numerator,
+    -- and short (what costs the agency points: outside the numerator; 5.4 also late, 3.3 also not synced)
     select
-        month_start,
-        month_end,
-        evaluated_at,
-        province_code,
-        agency_code,
-        dossier_code,
-        procedure_code,
-        '2.1' as indicator,
-        true as in_denominator,
-        coalesce(end_at <= due_at, false) as in_numerator,
-        end_at,
-        end_kind,
-        due_at,
-        not coalesce(end_at <= due_at, false) as is_short
-    from progress
-    union all
-    select
-        month_start,
-        month_end,
-        evaluated_at,
-        province_code,
-        agency_code,
-        dossier_code,
-        procedure_code,
-        '5.4',
-        true,
-        not is_rated_negative,
-        end_at,
-        end_kind,
-        due_at,
-        is_rated_negative or not coalesce(end_at <= due_at, false)
-    from progress
-    union all
-    -- refused at intake: never received, so outside 2.1's denominator
-    select
-        m.month_start,
-        m.month_end,
-        m.evaluated_at,
-        d.province_code,
-        d.agency_code,
-        d.dossier_code,
-        d.procedure_code,
-        '2.1',
-        false,
-        false,
-        null::timestamptz,
-        'refused_at_intake',
-        d.due_at,
-        false
-    from months as m
-    inner join dossiers as d
-        on d.refused_at_intake_at >= m.month_begins_at and d.refused_at_intake_at < m.evaluated_at
-    union all
-    select
-        m.month_start,
-        m.month_end,
-        m.evaluated_at,
-        d.province_code,
-        d.agency_code,
-        d.dossier_code,
-        d.procedure_code,
-        '4.1',
-        true,
-        d.has_e_result,
-        null::timestamptz,
-        null,
-        d.due_at,
-        not d.has_e_result
-    from months as m
-    inner join dossiers as d on d.resolved_at >= m.month_begins_at and d.resolved_at < m.evaluated_at
-    union all
-    -- received in the month, at the agency that received them
-    select
-        m.month_start,
-        m.month_end,
-        m.evaluated_at,
-        d.province_code,
-        d.receiving_agency_code,
-        d.dossier_code,
-        d.procedure_code,
+        e.month_start,
+        e.month_end,
+        e.evaluated_at,
+        e.province_code,
+        v.agency_code,
+        e.dossier_code,
+        e.procedure_code,
         v.indicator,
-        true,
-        v.met,
-        null::timestamptz,
-        null,
-        d.due_at,
-        not v.met or (v.indicator = '3.3' and not coalesce(d.first_synced_at < m.evaluated_at, false))
-    from months as m
-    inner join dossiers as d on d.received_at >= m.month_begins_at and d.received_at < m.evaluated_at
-    cross join lateral (
-        values
-        ('1.4', true, coalesce(d.first_synced_at < m.evaluated_at, false)),
-        ('3.3', true, d.is_online),
-        ('3.4', d.is_full_process_procedure, d.is_full_process_online),
-        ('3.6', d.has_fee, d.is_paid_online),
-        ('4.2', true, d.is_digitised),
-        ('4.3', true, d.reused_digitised_data),
-        ('4.4', true, d.used_data_store),
-        ('4.5b', true, d.is_vneid_verified or d.used_data_store or d.used_population_data),
-        ('4.6', d.is_certification, d.has_certified_e_copy)
-    ) as v (indicator, counts, met)
+        v.in_denominator,
+        v.in_numerator,
+        case when v.indicator in ('2.1', '5.4') and v.in_denominator then e.end_at end as end_at,
+        case
+            when not v.in_denominator then 'refused_at_intake'
+            when v.indicator in ('2.1', '5.4') then e.end_kind
+        end as end_kind,
+        e.due_at,
+        v.in_denominator and (not v.in_numerator or v.also_short) as is_short
+    from verdicts as e
+    cross join
+        lateral (
+            values
+            ('2.1', e.agency_code, e.is_in_progress, true, e.is_on_time_by_then, false),
+            -- refused at intake: never received, so outside 2.1's denominator
+            ('2.1', e.agency_code, e.is_refused_at_intake, false, false, false),
+            ('5.4', e.agency_code, e.is_in_progress, true, not e.is_rated_negative, not e.is_on_time_by_then),
+            ('4.1', e.agency_code, e.is_resolved, true, e.has_e_result, false),
+            -- received in the month, at the agency that received them
+            ('1.4', e.receiving_agency_code, e.is_received, true, e.is_synced_by_then, false),
+            ('3.3', e.receiving_agency_code, e.is_received, true, e.is_online, not e.is_synced_by_then),
+            (
+                '3.4', e.receiving_agency_code, e.is_received and e.is_full_process_procedure, true,
+                e.is_full_process_online, false
+            ),
+            ('3.6', e.receiving_agency_code, e.is_received and e.has_fee, true, e.is_paid_online, false),
+            ('4.2', e.receiving_agency_code, e.is_received, true, e.is_digitised, false),
+            ('4.3', e.receiving_agency_code, e.is_received, true, e.reused_digitised_data, false),
+            ('4.4', e.receiving_agency_code, e.is_received, true, e.used_data_store, false),
+            (
+                '4.5b', e.receiving_agency_code, e.is_received, true,
+                e.is_vneid_verified or e.used_data_store or e.used_population_data, false
+            ),
+            ('4.6', e.receiving_agency_code, e.is_received and e.is_certification, true, e.has_certified_e_copy, false)
+        ) as v (indicator, agency_code, counts, in_denominator, in_numerator, also_short)
     where v.counts
 
 ),

@@ -43,10 +43,7 @@ touched_months as (
         from {{ ref('fct_petition') }} as p, as_of as a
         where p.{{ upstream_since() }}
         union
-        select t.month_start from {{ this }} as t, as_of as a
-        where t.evaluated_at < least(t.month_end, a.as_of)
-        union
-        select {{ local_month('as_of') }} from as_of
+        {{ kpi766_unfinished_months() }}
     {% else %}
         select distinct month_start from {{ ref('fct_kpi766_dossier') }}
         union
@@ -229,8 +226,8 @@ petitions as (
     from months as m
     inner join {{ ref('fct_petition') }} as p
         on
-            p.received_at < m.evaluated_at
-            and (p.answered_at is null or p.answered_at >= m.month_begins_at)
+            m.evaluated_at > p.received_at
+            and (p.answered_at is null or m.month_begins_at <= p.answered_at)
     group by 1, 2, 3
 
 ),
@@ -355,7 +352,7 @@ select
         where sp.is_in_total
     ) as total_points,
     (
-        select sum(sp.points)
+        select coalesce(sum(sp.points), 0)
         from (values {% for i in indicators if i != '2.2' %}('{{ i }}', s.points_{{ i | replace('.', '_') }}){% if not loop.last %}, {% endif %}{% endfor %}) as v (code, points)
         inner join spec as sp on v.code = sp.indicator_code
         where sp.is_in_total and v.points is not null

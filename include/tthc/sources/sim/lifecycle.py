@@ -15,12 +15,12 @@ import random
 from dataclasses import dataclass
 
 from tthc.calendar import TZ, add_working_days, office_after, office_minutes_between
-from tthc.kpi766 import finish_time, on_time
+from tthc.kpi766 import on_time
 from tthc.sources.sim.common import office_at, whole
 from tthc.sources.sim.geography import REFORM_DATE
 
 # the successor takes over pending dossiers on the first morning of the reform
-TRANSFER_AT = dt.datetime.combine(REFORM_DATE, dt.time(7, 30), TZ)
+TRANSFER_AT = office_after(dt.datetime.combine(REFORM_DATE, dt.time(0), TZ), 0)  # the calendar's opening
 TRANSFER_NOTE = "Chuyển hồ sơ sang đơn vị kế thừa khi sắp xếp đơn vị hành chính (từ 01/7/2025)"
 APOLOGY_REASONS = ["Hồ sơ cần xác minh thêm", "Cán bộ thụ lý nghỉ ốm", "Chờ ý kiến cơ quan phối hợp",
                    "Hệ thống gián đoạn", "Khối lượng hồ sơ tăng đột biến"]
@@ -83,15 +83,13 @@ def draw(rng: random.Random, received: dt.datetime, due: dt.datetime, proc: dict
 
 def _settle(rng: random.Random, ev: list[Event], due: dt.datetime, agency, day: dt.date, info: dict,
             new_due: dt.datetime) -> dict:
-    """Late by the 766 rule? Then, at the agency's rate, an apology letter: written a day before the due
-    time, or as soon as lateness is certain (a second supplement request) if that comes first, and never
-    before processing started."""
-    changes = [(e.at, e.status) for e in ev]
-    finish, supplements = finish_time(changes)
-    info["late"] = not on_time(changes, due, finish or ev[-1].at)
+    """Late by the 766 rule (2.1's verdict once everything has happened: the resolution less the citizen's
+    supplement time, else the withdrawal)? Then, at the agency's rate, an apology letter: written a day
+    before the due time, and never before processing started."""
+    never = dt.datetime.max.replace(tzinfo=dt.UTC)  # evaluated after the whole life
+    info["late"] = not on_time([(e.at, e.status) for e in ev], due, never)
     if info["late"] and rng.random() < agency.rate("apology", day):
-        certain = [e.at for e in ev if e.status == 5][1] if supplements > 1 else due
-        at = max(office_at(min(certain, due - dt.timedelta(days=1))), office_after(ev[1].at, 5))
+        at = max(office_at(due - dt.timedelta(days=1)), office_after(ev[1].at, 5))
         info["apology"] = {"at": at, "reason": rng.choice(APOLOGY_REASONS), "new_due": new_due}
     return info
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tthc.calendar import TZ
-from tthc.kpi766 import finish_time, on_time
+from tthc.kpi766 import lifecycle, progress
 from tthc.sources.sim.geography import REFORM_DATE
 from tthc.sources.sim.people import ID_PROVINCES
 
@@ -135,21 +135,19 @@ def measure(data_dir: Path) -> dict:
     m["full_process_share_by_year"] = {y: round(sum(v) / len(v), 4) for y, v in sorted(full_by_year.items())}
     m["full_process_share_2024"] = m["full_process_share_by_year"].get(2024)
 
-    # progress by the 766 rule: dossiers finished in the period or past due at its end
+    # progress by the 766 rule (2.1) with the whole period as its month: dossiers received before its end and
+    # not ended before its start, each judged by its end time as of the period's end
+    begins = _ts(truth["period"]["start"])
     punctual: dict[str, list[int]] = defaultdict(list)
     late_codes, counted = [], 0
     for c, ch in changes.items():
-        if not any(s in (2, 3) for _, s in ch):
-            continue
         d = latest[c]
-        due = _ts(d["NgayHenTra"])
-        finish, _ = finish_time(ch)
-        if finish is None and due >= end:
+        verdict = progress(lifecycle(ch), _ts(d["NgayHenTra"]), begins, end)
+        if verdict is None or not verdict.in_denominator:
             continue
         counted += 1
-        ok = on_time(ch, due, end)
-        punctual[d["DonViXuLy"]].append(int(ok))
-        if not ok:  # finished late, or still open past its due time: its letter was due before that
+        punctual[d["DonViXuLy"]].append(int(verdict.on_time))
+        if not verdict.on_time:  # ended late, overdue by a second request, or open past its due time
             late_codes.append(c)
     m["on_time_rate"] = _share(sum(sum(v) for v in punctual.values()), counted)
     m["apology_on_late"] = _share(sum(c in letters for c in late_codes), len(late_codes))
